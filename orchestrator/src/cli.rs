@@ -1,0 +1,283 @@
+//! The `orchestrator` command line: `serve` (the default), `migrate`,
+//! `admin create`, `crd` and `openapi`.
+
+use std::io::Read as _;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+
+use crate::accounts::{
+    Accounts, Passwords, Role, TokenKeys, check_password, parse_email, parse_handle,
+};
+use crate::config::{ServeConfig, StoreConfig};
+use crate::http::{AppState, Clock, HttpOptions, RateLimits};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// The Startales orchestrator.
+#[derive(Debug, Parser)]
+#[command(name = "orchestrator", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API (the default when no command is given).
+    Serve(Box<ServeConfig>),
+    /// Apply database migrations and exit.
+    Migrate(StoreConfig),
+    /// Manage accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Print the CustomResourceDefinitions (YAML).
+    Crd,
+    /// Print the OpenAPI document (JSON).
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an admin account. The password is read from standard input.
+    Create {
+        /// The database.
+        #[command(flatten)]
+        store: StoreConfig,
+        /// Email.
+        #[arg(long)]
+        email: String,
+        /// Handle.
+        #[arg(long)]
+        handle: String,
+    },
+}
+
+/// Parses the process arguments and runs.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => {
+            let config = ServeConfig::try_parse_from_env()?;
+            serve(config).await
+        }
+        Some(Command::Serve(config)) => serve(*config).await,
+        Some(Command::Migrate(store)) => {
+            let store = open_store(&store).await?;
+            println!("migrations applied to the {:?} database", store.backend());
+            Ok(())
+        }
+        Some(Command::Admin {
+            command:
+                AdminCommand::Create {
+                    store,
+                    email,
+                    handle,
+                },
+        }) => {
+            let store = open_store(&store).await?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let email = parse_email(&email)?;
+            let handle = parse_handle(&handle)?;
+            check_password(password, &email, &handle)?;
+            let (m, t, p) = Passwords::OWASP;
+            let passwords = Passwords::new(m, t, p)?;
+            let hash = passwords.hash(password).await?;
+            let keys = TokenKeys::new(&[0; 32]);
+            let accounts = Accounts {
+                store: &store,
+                passwords: &passwords,
+                keys: &keys,
+                now: Clock::system().now(),
+            };
+            let account = accounts.create(email, handle, hash, Role::Admin).await?;
+            println!("created admin {} ({})", account.handle, account.id);
+            Ok(())
+        }
+        Some(Command::Crd) => {
+            print!("{}", crate::controller::crds_yaml());
+            Ok(())
+        }
+        Some(Command::Openapi) => {
+            print!("{}", crate::http::openapi::document());
+            Ok(())
+        }
+    }
+}
+
+impl ServeConfig {
+    /// `serve`'s configuration from the environment alone (for a bare
+    /// `orchestrator` with no command).
+    fn try_parse_from_env() -> anyhow::Result<ServeConfig> {
+        #[derive(Parser)]
+        struct Bare {
+            #[command(flatten)]
+            config: ServeConfig,
+        }
+        Ok(Bare::try_parse_from(["orchestrator"])?.config)
+    }
+}
+
+async fn open_store(config: &StoreConfig) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database ({})",
+                redact_url(&config.database_url)
+            )
+        })?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(store)
+}
+
+/// A database URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The access-token key: from config, or kept in the data folder.
+fn token_key(config: &ServeConfig) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &config.token_secret {
+        if secret.expose().len() < 32 {
+            bail!("STARTALES_TOKEN_SECRET must be at least 32 bytes");
+        }
+        return Ok(secret.expose().as_bytes().to_vec());
+    }
+    let path = config.store.data_dir.join("token.key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return hex::decode(existing.trim())
+            .with_context(|| format!("{} is not hex", path.display()));
+    }
+    std::fs::create_dir_all(&config.store.data_dir)
+        .with_context(|| format!("creating {}", config.store.data_dir.display()))?;
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    std::fs::write(&path, hex::encode(key))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(key.to_vec())
+}
+
+/// Runs the API until SIGINT or SIGTERM.
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let store = open_store(&config.store).await?;
+    let outbox = tokio::spawn(crate::mail::run_outbox(
+        store.clone(),
+        crate::mail::LogSender,
+        Clock::system(),
+        std::time::Duration::from_secs(2),
+    ));
+    let state = AppState {
+        store,
+        passwords: Passwords::new(config.argon2_m_kib, config.argon2_t, config.argon2_p)?,
+        keys: TokenKeys::new(&token_key(&config)?),
+        clock: Clock::system(),
+        metrics: Metrics::new(),
+    };
+    let app = crate::http::router(
+        state,
+        &HttpOptions {
+            cors_origins: config.cors_origins.clone(),
+            rate_limits: RateLimits::default(),
+        },
+    );
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    tracing::info!(
+        "Startales is up at http://{}/ (API docs at /docs)",
+        listener.local_addr()?
+    );
+    println!(
+        "Startales orchestrator listening on http://{}",
+        listener.local_addr()?
+    );
+    crate::http::serve(listener, app, shutdown_signal()).await?;
+    outbox.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_not_shown() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/x"),
+            "postgres://[redacted]@db:5432/x"
+        );
+        assert_eq!(redact_url("sqlite://./data/o.db"), "sqlite://./data/o.db");
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,73 @@
+//! The orchestrator's one typed configuration, from flags and environment
+//! variables. Secrets are never printed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// A secret string; `Debug` prints `[redacted]`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+/// Where the database is and where local files go.
+#[derive(Debug, Clone, Args)]
+pub struct StoreConfig {
+    /// Database URL: `sqlite://PATH` (the embedded default) or `postgres://...`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://./data/orchestrator.db"
+    )]
+    pub database_url: String,
+    /// Folder for local state (the token key when none is given).
+    #[arg(long, env = "STARTALES_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// The database.
+    #[command(flatten)]
+    pub store: StoreConfig,
+    /// Address to listen on.
+    #[arg(long, env = "STARTALES_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Key for signing access tokens (32+ bytes). Without it one is made and
+    /// kept in the data folder.
+    #[arg(long, env = "STARTALES_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<Secret>,
+    /// Browser origins allowed to call the API, comma separated.
+    #[arg(long, env = "STARTALES_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Argon2id memory in KiB (OWASP: 19456).
+    #[arg(long, env = "STARTALES_ARGON2_M_KIB", default_value_t = 19_456)]
+    pub argon2_m_kib: u32,
+    /// Argon2id passes (OWASP: 2).
+    #[arg(long, env = "STARTALES_ARGON2_T", default_value_t = 2)]
+    pub argon2_t: u32,
+    /// Argon2id lanes (OWASP: 1).
+    #[arg(long, env = "STARTALES_ARGON2_P", default_value_t = 1)]
+    pub argon2_p: u32,
+}

@@ -1,0 +1,22 @@
+//! A JSON body extractor whose rejections use the API's error shape.
+
+use axum::extract::{FromRequest, Request};
+
+use super::error::ApiError;
+
+/// Like `axum::Json`, but bad bodies answer with [`ApiError::BadRequest`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Json(value))
+    }
+}

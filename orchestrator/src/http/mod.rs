@@ -1,0 +1,263 @@
+//! The HTTP API under `/api/v1`: one router per resource, assembled here
+//! with the cross-cutting layers (request ids, tracing, metrics, security
+//! headers, CORS, body limits, rate limits).
+
+pub mod accounts;
+pub mod error;
+pub mod health;
+pub mod json;
+pub mod openapi;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tower_governor::GovernorLayer;
+use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::key_extractor::PeerIpKeyExtractor;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::accounts::{AccessClaims, Passwords, Role, TokenKeys};
+use crate::metrics::Metrics;
+use crate::store::Store;
+pub use error::ApiError;
+
+/// The time source: Unix milliseconds. Tests move it by hand.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(Arc::new(|| jiff::Timestamp::now().as_millisecond()))
+    }
+
+    /// A clock reading `f`.
+    pub fn from_fn(f: impl Fn() -> i64 + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(f))
+    }
+
+    /// Now, Unix ms.
+    pub fn now(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// Limits on how fast clients may call.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    /// Sign-up, log-in and token calls per IP: one per this many ms, with a burst.
+    pub auth_period_ms: u64,
+    /// Burst for the above.
+    pub auth_burst: u32,
+    /// Every other call per IP: one per this many ms, with a burst.
+    pub general_period_ms: u64,
+    /// Burst for the above.
+    pub general_burst: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            auth_period_ms: 6_000,
+            auth_burst: 10,
+            general_period_ms: 5,
+            general_burst: 500,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// Access-token keys.
+    pub keys: TokenKeys,
+    /// The time.
+    pub clock: Clock,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+}
+
+/// Options for [`router`].
+#[derive(Debug, Clone, Default)]
+pub struct HttpOptions {
+    /// Origins allowed to call from browsers; empty means same-origin only.
+    pub cors_origins: Vec<String>,
+    /// Rate limits.
+    pub rate_limits: RateLimits,
+}
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The whole application. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` (rate limits key
+/// on the peer address).
+pub fn router(state: AppState, options: &HttpOptions) -> Router {
+    let limits = options.rate_limits;
+    let auth_limit = GovernorConfigBuilder::default()
+        .per_millisecond(limits.auth_period_ms.max(1))
+        .burst_size(limits.auth_burst.max(1))
+        .key_extractor(PeerIpKeyExtractor)
+        .finish()
+        .map(Arc::new);
+    let general_limit = GovernorConfigBuilder::default()
+        .per_millisecond(limits.general_period_ms.max(1))
+        .burst_size(limits.general_burst.max(1))
+        .key_extractor(PeerIpKeyExtractor)
+        .finish()
+        .map(Arc::new);
+
+    let mut auth = accounts::auth_routes();
+    if let Some(cfg) = auth_limit {
+        auth = auth.layer(GovernorLayer::new(cfg));
+    }
+    let mut api = Router::new().merge(accounts::routes()).merge(auth);
+    if let Some(cfg) = general_limit {
+        api = api.layer(GovernorLayer::new(cfg));
+    }
+
+    let cors = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_origin(AllowOrigin::list(
+            options
+                .cors_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        ))
+        .max_age(Duration::from_secs(600));
+
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(health::routes())
+        .merge(openapi::routes())
+        .layer(middleware::from_fn_with_state(state.clone(), track_metrics))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(cors)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_string();
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Counts requests and their latency by route template and status.
+async fn track_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    state.metrics.observe_request(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// The caller, from a valid `Authorization: Bearer` access token.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// Account id.
+    pub id: String,
+    /// Role.
+    pub role: Role,
+    /// The log-in this token belongs to.
+    pub session: String,
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
+        let claims: AccessClaims = state
+            .keys
+            .verify(token.trim(), state.clock.now())
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the access token is invalid or expired".into())
+            })?;
+        Ok(AuthUser {
+            id: claims.sub,
+            role: claims.role,
+            session: claims.sid,
+        })
+    }
+}
+
+/// Serves the app on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

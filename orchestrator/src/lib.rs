@@ -1,0 +1,15 @@
+//! The Startales orchestrator: accounts, campaigns, pricing, matchmaking and
+//! billing behind an HTTP API, the session scheduler, and the Kubernetes
+//! controller that runs one game server per campaign.
+
+pub mod accounts;
+pub mod cli;
+pub mod config;
+pub mod controller;
+pub mod http;
+pub mod mail;
+pub mod matchmaking;
+pub mod metrics;
+pub mod pricing;
+pub mod schedule;
+pub mod store;

@@ -1,0 +1,66 @@
+//! Outgoing mail: queued in the outbox table by whatever needs to send
+//! (sign-up confirmation, password reset, waitlist offers), and delivered by
+//! [`deliver_outbox`] through a [`MailSender`]. The embedded default's
+//! sender writes mail to the log so a person at the console can read it.
+
+use std::time::Duration;
+
+use crate::store::Store;
+
+/// Where mail goes: the seam between the outbox and a mail service.
+pub trait MailSender: Send + Sync {
+    /// Sends one mail.
+    fn send(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// Writes mail to the log (the embedded default).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogSender;
+
+impl MailSender for LogSender {
+    async fn send(&self, to: &str, subject: &str, body: &str) -> anyhow::Result<()> {
+        tracing::info!(%to, %subject, "mail (log sender; configure SMTP to send real mail):\n{body}");
+        Ok(())
+    }
+}
+
+/// Sends queued mail, oldest first, until the outbox is empty; returns how
+/// many were sent. A mail that fails stays queued for the next round.
+pub async fn deliver_outbox(
+    store: &Store,
+    sender: &impl MailSender,
+    now_ms: i64,
+) -> anyhow::Result<usize> {
+    let mut sent = 0;
+    for (id, to, subject, body) in store.unsent_mail(100).await? {
+        match sender.send(&to, &subject, &body).await {
+            Ok(()) => {
+                store.mark_mail_sent(&id, now_ms).await?;
+                sent += 1;
+            }
+            Err(e) => tracing::warn!(error = %e, mail = %id, "mail not sent; will retry"),
+        }
+    }
+    Ok(sent)
+}
+
+/// Delivers the outbox every `every` until the task is dropped.
+pub async fn run_outbox(
+    store: Store,
+    sender: impl MailSender,
+    clock: crate::http::Clock,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = deliver_outbox(&store, &sender, clock.now()).await {
+            tracing::warn!(error = %e, "outbox delivery failed");
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Spawning the app with a fresh database, and a small client for it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use orchestrator::accounts::{Passwords, TokenKeys};
+use orchestrator::http::{AppState, Clock, HttpOptions, RateLimits, router, serve};
+use orchestrator::metrics::Metrics;
+use orchestrator::store::Store;
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::{Connection as _, Executor as _};
+
+/// A running app on its own database.
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub store: Store,
+    /// The app's clock, Unix ms; tests move it.
+    pub now: Arc<AtomicI64>,
+    _db: TestDb,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The database behind a test app; removed when dropped.
+enum TestDb {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            let admin_url = admin_url.clone();
+            let name = name.clone();
+            // Drop the database from a fresh runtime: the test's own may be
+            // shutting down.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                        let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                        let _ = conn.execute(sqlx::AssertSqlSafe(sql)).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// The backend the suite runs on.
+pub fn backend() -> String {
+    std::env::var("STARTALES_TEST_DB").unwrap_or_else(|_| "sqlite".into())
+}
+
+async fn fresh_database() -> (String, TestDb) {
+    match backend().as_str() {
+        "sqlite" => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}/test.db", dir.path().display());
+            (url, TestDb::Sqlite(dir))
+        }
+        "postgres" => {
+            let admin_url = std::env::var("TEST_DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            let name = format!("startales_test_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("STARTALES_TEST_DB=postgres but {admin_url} is unreachable: {e}")
+                });
+            admin
+                .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                .await
+                .unwrap();
+            let base = admin_url
+                .rsplit_once('/')
+                .map_or(admin_url.as_str(), |(b, _)| b);
+            (
+                format!("{base}/{name}"),
+                TestDb::Postgres { admin_url, name },
+            )
+        }
+        other => panic!("STARTALES_TEST_DB must be sqlite or postgres, not {other}"),
+    }
+}
+
+/// Starts the app with default rate limits.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(RateLimits {
+        auth_burst: 1_000,
+        ..RateLimits::default()
+    })
+    .await
+}
+
+/// Starts the app with the given rate limits.
+pub async fn spawn_app_with(rate_limits: RateLimits) -> TestApp {
+    let (url, db) = fresh_database().await;
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let now = Arc::new(AtomicI64::new(1_795_000_000_000));
+    let clock_now = now.clone();
+    let state = AppState {
+        store: store.clone(),
+        // Cheap hashing keeps the suite fast; production uses OWASP's.
+        passwords: Passwords::new(1024, 1, 1).unwrap(),
+        keys: TokenKeys::new(&[42; 32]),
+        clock: Clock::from_fn(move || clock_now.load(Ordering::SeqCst)),
+        metrics: Metrics::new(),
+    };
+    let app = router(
+        state,
+        &HttpOptions {
+            cors_origins: vec!["https://play.example".into()],
+            rate_limits,
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, app, async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address: format!("http://{addr}"),
+        client: Client::new(),
+        store,
+        now,
+        _db: db,
+        shutdown: Some(tx),
+    }
+}
+
+impl TestApp {
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Like [`TestApp::call`], returning the status and the JSON body.
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let r = self.call(method, path, token, body).await;
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Signs up `handle` with a default password; returns the account JSON.
+    pub async fn sign_up(&self, handle: &str) -> Value {
+        let (status, body) = self
+            .json(
+                Method::POST,
+                "/api/v1/accounts",
+                None,
+                Some(json!({"email": format!("{handle}@example.com"), "handle": handle, "password": "correct horse battery"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Logs in; returns (access, refresh).
+    pub async fn log_in(&self, login: &str) -> (String, String) {
+        let (status, body) = self
+            .json(
+                Method::POST,
+                "/api/v1/sessions",
+                None,
+                Some(json!({"login": login, "password": "correct horse battery"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (
+            body["access_token"].as_str().unwrap().into(),
+            body["refresh_token"].as_str().unwrap().into(),
+        )
+    }
+
+    /// Moves the app's clock forward.
+    pub fn advance_ms(&self, ms: i64) {
+        self.now.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+/// Asserts the one error shape and returns the code.
+pub fn error_code(body: &Value) -> String {
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error body: {body}"));
+    assert!(body["error"]["message"].is_string(), "{body}");
+    code.to_string()
+}

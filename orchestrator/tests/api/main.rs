@@ -1,0 +1,13 @@
+//! API tests: each test spawns the orchestrator on port 0 with a fresh
+//! database. `STARTALES_TEST_DB=sqlite` (the default) uses a temporary
+//! SQLite file; `STARTALES_TEST_DB=postgres` makes a new database on
+//! `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
+//! and drops it afterwards.
+
+// Test helpers outside #[test] functions may unwrap: a panic is a failure.
+#![allow(clippy::unwrap_used)]
+
+mod accounts;
+mod health;
+mod helpers;
+mod openapi;
