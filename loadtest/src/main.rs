@@ -1,0 +1,5 @@
+//! `loadtest`: see the library.
+
+fn main() -> std::process::ExitCode {
+    loadtest::main_entry()
+}
