@@ -206,30 +206,25 @@ struct Shared {
     tick_gaps: Vec<Duration>,
 }
 
-/// One player: joins, then sends a command every `period` until `until`.
-async fn play(
-    addr: SocketAddr,
-    token: String,
-    index: u32,
-    period: Duration,
-    until: Instant,
-    shared: Arc<Mutex<Shared>>,
-) -> anyhow::Result<()> {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects and says hello; returns once welcomed.
+async fn join(addr: SocketAddr, token: String) -> anyhow::Result<Socket> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
         .await
         .context("connecting")?;
-    let (mut tx, mut rx) = ws.split();
     let hello = ClientMsg::Hello {
         version: PROTOCOL_VERSION,
         token,
         last_event_id: None,
     };
-    tx.send(Message::text(serde_json::to_string(&hello)?))
+    ws.send(Message::text(serde_json::to_string(&hello)?))
         .await?;
     loop {
-        match rx.next().await {
+        match ws.next().await {
             Some(Ok(Message::Text(t))) => match serde_json::from_str::<ServerMsg>(&t)? {
-                ServerMsg::Welcome { .. } => break,
+                ServerMsg::Welcome { .. } => return Ok(ws),
                 ServerMsg::Error { message, .. } => bail!("hello refused: {message}"),
                 _ => {}
             },
@@ -239,6 +234,25 @@ async fn play(
             None => bail!("closed during hello"),
         }
     }
+}
+
+/// One player: joins, waits for everyone, then sends a command every
+/// `period` for `duration`.
+async fn play(
+    addr: SocketAddr,
+    token: String,
+    index: u32,
+    period: Duration,
+    start: Arc<tokio::sync::Barrier>,
+    duration: Duration,
+    shared: Arc<Mutex<Shared>>,
+) -> anyhow::Result<()> {
+    let joined = join(addr, token).await;
+    // Everyone is in before the clock starts (a failed join still counts
+    // itself in, so the others do not wait forever): this measures steady
+    // play, not the burst of joins.
+    start.wait().await;
+    let (mut tx, mut rx) = joined?.split();
     let sent: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
     let reader = {
         let sent = Arc::clone(&sent);
@@ -282,6 +296,7 @@ async fn play(
             }
         })
     };
+    let until = Instant::now() + duration;
     // Spread the players over the period, as real ones are.
     let offset = period.mul_f64(f64::from(index % 97) / 97.0);
     tokio::time::sleep(offset).await;
@@ -356,6 +371,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
                 (o.narrator_delay_ms * 2 + 1000).to_string(),
             );
     }
+    let started = Instant::now();
     let mut child = cmd
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
@@ -376,7 +392,6 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     .ok_or_else(|| anyhow!("the server did not say where it listens"))?;
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let http = reqwest::Client::new();
-    let started = Instant::now();
     loop {
         if let Ok(r) = http.get(format!("http://{addr}/readyz")).send().await
             && r.status().is_success()
@@ -405,7 +420,8 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
 
     let shared: Arc<Mutex<Shared>> = Arc::default();
     let period = Duration::from_secs_f64(1.0 / o.rate);
-    let until = Instant::now() + Duration::from_secs(o.duration_secs);
+    let start = Arc::new(tokio::sync::Barrier::new(usize::from(o.players)));
+    let duration = Duration::from_secs(o.duration_secs);
     let mut players = Vec::new();
     for i in 0..u32::from(o.players) {
         let token = signer.token(&format!("player-{i}"))?;
@@ -414,7 +430,8 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
             token,
             i,
             period,
-            until,
+            Arc::clone(&start),
+            duration,
             Arc::clone(&shared),
         )));
     }
