@@ -11,5 +11,7 @@ pub mod mail;
 pub mod matchmaking;
 pub mod metrics;
 pub mod pricing;
+pub mod safety;
 pub mod schedule;
+pub mod social;
 pub mod store;

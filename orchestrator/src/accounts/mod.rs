@@ -7,8 +7,12 @@
 //! that was already exchanged means it leaked, so the whole family is
 //! revoked and the thief's copy dies with the owner's.
 
+pub mod api_keys;
+pub mod export;
 pub mod passwords;
+pub mod profile;
 pub mod tokens;
+pub mod totp;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -22,6 +26,8 @@ pub use tokens::{AccessClaims, TokenKeys};
 pub const REFRESH_TTL_MS: i64 = 30 * 24 * 3_600_000;
 /// How long an email verification link lives.
 pub const VERIFY_TTL_MS: i64 = 48 * 3_600_000;
+/// How long a password-reset code lives.
+pub const RESET_TTL_MS: i64 = 3_600_000;
 
 /// Why an account operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -49,9 +55,50 @@ pub enum AccountError {
     /// Password hashing failed.
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    /// Not allowed for this caller.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such thing (or not visible to the caller).
+    #[error("not found")]
+    NotFound,
+    /// Clashes with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The account is suspended until this time (Unix ms).
+    #[error("the account is suspended until {until}")]
+    Suspended {
+        /// End of the suspension, Unix ms.
+        until: i64,
+    },
+    /// The account is banned.
+    #[error("the account is banned")]
+    Banned,
+    /// The account needs a TOTP code to log in.
+    #[error("this account needs a code from its authenticator app (field totp)")]
+    SecondFactorRequired,
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> AccountError {
+/// Whether an account in this standing may log in and act now.
+pub fn check_standing(
+    standing: &str,
+    suspended_until: Option<i64>,
+    now: i64,
+) -> Result<(), AccountError> {
+    match standing {
+        "active" => Ok(()),
+        "suspended" => match suspended_until {
+            Some(until) if until <= now => Ok(()),
+            Some(until) => Err(AccountError::Suspended { until }),
+            None => Err(AccountError::Banned),
+        },
+        "banned" => Err(AccountError::Banned),
+        // Deleted accounts have no usable password or sessions; refuse the
+        // same way as an unknown login.
+        _ => Err(AccountError::BadCredentials),
+    }
+}
+
+pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> AccountError {
     AccountError::Invalid {
         field,
         message: message.into(),
@@ -208,6 +255,9 @@ impl Accounts<'_> {
             email_verified: false,
             display_name: handle,
             created_at: self.now,
+            standing: "active".into(),
+            suspended_until: None,
+            totp_enabled: false,
         };
         match self.store.insert_account(&row, self.now).await {
             Ok(()) => {}
@@ -250,23 +300,90 @@ impl Accounts<'_> {
         Ok(())
     }
 
-    /// Logs in with an email or handle and a password. The same error for an
-    /// unknown login and a wrong password, and the same work (a hash check)
-    /// either way, so logins cannot be probed.
-    pub async fn log_in(&self, login: &str, password: &str) -> Result<SessionTokens, AccountError> {
+    /// Logs in with an email or handle and a password (and a TOTP code when
+    /// the account has a second factor). The same error for an unknown login
+    /// and a wrong password, and the same work (a hash check) either way, so
+    /// logins cannot be probed. Suspended and banned accounts are refused
+    /// once the password is right.
+    pub async fn log_in(
+        &self,
+        login: &str,
+        password: &str,
+        totp_code: Option<&str>,
+    ) -> Result<SessionTokens, AccountError> {
         let account = self.store.account_by_login(login.trim()).await?;
-        let hash = account.as_ref().map(|a| a.password_hash.clone());
+        let hash = account
+            .as_ref()
+            .filter(|a| a.standing != "deleted")
+            .map(|a| a.password_hash.clone());
         let ok = self.passwords.verify(password, hash.as_deref()).await?;
-        match account {
-            Some(a) if ok => self.start_session(&a, &new_id()).await,
-            _ => Err(AccountError::BadCredentials),
+        let a = match account {
+            Some(a) if ok => a,
+            _ => return Err(AccountError::BadCredentials),
+        };
+        check_standing(&a.standing, a.suspended_until, self.now)?;
+        let mfa = if a.totp_enabled {
+            let code = totp_code.ok_or(AccountError::SecondFactorRequired)?;
+            self.use_totp_code(&a.id, code).await?;
+            true
+        } else {
+            false
+        };
+        self.start_session(&a, &new_id(), mfa).await
+    }
+
+    /// Checks a TOTP code against the account's secret and spends its time
+    /// step, so a code works once.
+    async fn use_totp_code(&self, account_id: &str, code: &str) -> Result<(), AccountError> {
+        let (secret, _, _) = self
+            .store
+            .totp(account_id)
+            .await?
+            .ok_or(AccountError::SecondFactorRequired)?;
+        let step = totp::check(&secret, code, self.now)
+            .ok_or_else(|| invalid("totp", "the code is wrong or expired"))?;
+        if !self.store.use_totp_step(account_id, step).await? {
+            return Err(invalid(
+                "totp",
+                "that code was already used; wait for the next one",
+            ));
         }
+        Ok(())
+    }
+
+    /// Starts TOTP enrolment: a new secret to put in an authenticator app,
+    /// active once a code from it is confirmed.
+    pub async fn enrol_totp(&self, account_id: &str) -> Result<TotpEnrolment, AccountError> {
+        let account = self
+            .store
+            .account_by_id(account_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        if account.totp_enabled {
+            return Err(AccountError::Conflict(
+                "a second factor is already set up".into(),
+            ));
+        }
+        let secret = totp::new_secret();
+        self.store
+            .set_totp_secret(account_id, &secret, self.now)
+            .await?;
+        Ok(TotpEnrolment {
+            uri: totp::uri(&secret, &account.handle),
+            secret,
+        })
+    }
+
+    /// Confirms enrolment with a code from the app.
+    pub async fn confirm_totp(&self, account_id: &str, code: &str) -> Result<(), AccountError> {
+        self.use_totp_code(account_id, code).await
     }
 
     async fn start_session(
         &self,
         a: &AccountRow,
         family: &str,
+        mfa: bool,
     ) -> Result<SessionTokens, AccountError> {
         let refresh = tokens::random_token();
         self.store
@@ -278,13 +395,14 @@ impl Accounts<'_> {
                     expires_at: self.now + REFRESH_TTL_MS,
                     rotated_at: None,
                     revoked_at: None,
+                    mfa,
                 },
                 self.now,
             )
             .await?;
         let access = self
             .keys
-            .issue(&a.id, Role::from_stored(&a.role), family, self.now)
+            .issue(&a.id, Role::from_stored(&a.role), family, mfa, self.now)
             .map_err(|e| AccountError::Hashing(e.to_string()))?;
         Ok(SessionTokens {
             access_token: access,
@@ -315,7 +433,11 @@ impl Accounts<'_> {
             .account_by_id(&row.account_id)
             .await?
             .ok_or(AccountError::BadToken)?;
-        self.start_session(&account, &row.family_id).await
+        if let Err(e) = check_standing(&account.standing, account.suspended_until, self.now) {
+            self.store.revoke_family(&row.family_id, self.now).await?;
+            return Err(e);
+        }
+        self.start_session(&account, &row.family_id, row.mfa).await
     }
 
     /// Ends the session a refresh token belongs to.
@@ -334,6 +456,152 @@ impl Accounts<'_> {
             .await?;
         Ok(())
     }
+
+    /// Changes a password given the current one, and ends every other
+    /// session (this one, `session`, stays).
+    pub async fn change_password(
+        &self,
+        account_id: &str,
+        session: Option<&str>,
+        current: &str,
+        new: &str,
+    ) -> Result<(), AccountError> {
+        let a = self
+            .store
+            .account_by_id(account_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        if !self
+            .passwords
+            .verify(current, Some(&a.password_hash))
+            .await?
+        {
+            return Err(invalid("current_password", "is not your password"));
+        }
+        check_password(new, &a.email, &a.handle).map_err(|_| {
+            invalid(
+                "new_password",
+                "must be 10 to 128 characters and not your email or handle",
+            )
+        })?;
+        let hash = self.passwords.hash(new).await?;
+        self.store.set_password(account_id, &hash, self.now).await?;
+        self.store
+            .revoke_account_sessions(account_id, Some(session.unwrap_or("")), self.now)
+            .await?;
+        Ok(())
+    }
+
+    /// Mails a reset code when the address belongs to an account. Answers
+    /// the same either way, so addresses cannot be probed.
+    pub async fn request_password_reset(&self, email: &str) -> Result<(), AccountError> {
+        let Ok(email) = parse_email(email) else {
+            return Err(invalid(
+                "email",
+                "must be an email address like name@example.com",
+            ));
+        };
+        let Some(a) = self.store.account_by_login(&email).await? else {
+            return Ok(());
+        };
+        if a.standing == "deleted" || a.email != email {
+            return Ok(());
+        }
+        let token = tokens::random_token();
+        self.store
+            .insert_account_token(
+                &tokens::hash_token(&token),
+                &a.id,
+                "reset",
+                self.now + RESET_TTL_MS,
+            )
+            .await?;
+        self.store
+            .queue_mail(
+                &new_id(),
+                &a.email,
+                "Reset your Startales password",
+                &format!(
+                    "Someone asked to reset the password of {}.\n\nIf it was you, use this code: {token}\n\
+                     (POST it with a new password to /api/v1/accounts/password-reset/confirm within an hour.)\n\
+                     If it was not you, ignore this mail; nothing changes.\n",
+                    a.handle
+                ),
+                self.now,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a new password with a mailed reset code; every session ends.
+    pub async fn confirm_password_reset(&self, token: &str, new: &str) -> Result<(), AccountError> {
+        // Check the password before spending the code, so a typo does not
+        // burn it.
+        if !(10..=128).contains(&new.chars().count()) {
+            return Err(invalid("new_password", "must be 10 to 128 characters long"));
+        }
+        let hash = tokens::hash_token(token.trim());
+        let account_id = self
+            .store
+            .use_account_token(&hash, "reset", self.now)
+            .await?
+            .ok_or(AccountError::BadToken)?;
+        let a = self
+            .store
+            .account_by_id(&account_id)
+            .await?
+            .ok_or(AccountError::BadToken)?;
+        check_password(new, &a.email, &a.handle)
+            .map_err(|_| invalid("new_password", "must not be your email or handle"))?;
+        let hash = self.passwords.hash(new).await?;
+        self.store.set_password(&a.id, &hash, self.now).await?;
+        self.store
+            .revoke_account_sessions(&a.id, None, self.now)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes an account after checking its password: personal data is
+    /// erased, ids stay for money records and the audit log.
+    pub async fn delete_account(
+        &self,
+        account_id: &str,
+        password: &str,
+    ) -> Result<(), AccountError> {
+        let a = self
+            .store
+            .account_by_id(account_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        if !self
+            .passwords
+            .verify(password, Some(&a.password_hash))
+            .await?
+        {
+            return Err(invalid("password", "is not your password"));
+        }
+        self.store.erase_account(&a.id, &a.email, self.now).await?;
+        crate::safety::audit(
+            self.store,
+            Some(&a.id),
+            "account.delete",
+            "account",
+            &a.id,
+            serde_json::json!({"by": "owner"}),
+            self.now,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// A TOTP secret to enter in an authenticator app.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TotpEnrolment {
+    /// The secret, base32.
+    pub secret: String,
+    /// The same as an `otpauth://` URI (for a QR code).
+    pub uri: String,
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ pub struct AccessClaims {
     pub iat: i64,
     /// Expires at, Unix seconds.
     pub exp: i64,
+    /// Whether the log-in passed a second factor.
+    #[serde(default)]
+    pub mfa: bool,
 }
 
 /// The signing key for access tokens.
@@ -53,11 +56,13 @@ impl TokenKeys {
         account: &str,
         role: Role,
         session: &str,
+        mfa: bool,
         now_ms: i64,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let claims = AccessClaims {
             sub: account.to_string(),
             role,
+            mfa,
             sid: session.to_string(),
             iat: now_ms / 1000,
             exp: (now_ms + ACCESS_TTL_MS) / 1000,
@@ -97,7 +102,7 @@ mod tests {
     #[test]
     fn access_tokens_verify_until_they_expire() {
         let keys = TokenKeys::new(&[7; 32]);
-        let t = keys.issue("a1", Role::Gm, "f1", 1_000_000).unwrap();
+        let t = keys.issue("a1", Role::Gm, "f1", false, 1_000_000).unwrap();
         let c = keys.verify(&t, 1_000_000).unwrap();
         assert_eq!(
             (c.sub.as_str(), c.role, c.sid.as_str()),

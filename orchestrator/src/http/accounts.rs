@@ -1,22 +1,29 @@
-//! Accounts and sessions: `/api/v1/accounts`, `/api/v1/sessions`, `/api/v1/me`.
+//! Accounts and sessions: `/api/v1/accounts`, `/api/v1/sessions`, `/api/v1/me`
+//! (the account itself, its password, second factor, data export and
+//! deletion).
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::json::Json;
-use super::{AppState, AuthUser};
-use crate::accounts::{Accounts, Role, SessionTokens, SignUp};
+use super::{AppState, AuthUser, SessionUser};
+use crate::accounts::{Accounts, Role, SessionTokens, SignUp, TotpEnrolment};
 use crate::store::accounts::AccountRow;
 
 /// Routes that need a token or touch no credentials.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/me", get(me))
+        .route("/me", get(me).delete(delete_account))
+        .route("/me/export", get(export))
+        .route("/me/password", post(change_password))
+        .route("/me/totp", post(enrol_totp))
+        .route("/me/totp/confirm", post(confirm_totp))
         .route("/sessions", delete(log_out_everywhere))
 }
 
@@ -28,6 +35,11 @@ pub fn auth_routes() -> Router<AppState> {
         .route("/sessions", post(log_in))
         .route("/sessions/refresh", post(refresh))
         .route("/sessions/current", delete(log_out))
+        .route("/accounts/password-reset", post(request_password_reset))
+        .route(
+            "/accounts/password-reset/confirm",
+            post(confirm_password_reset),
+        )
 }
 
 fn accounts(state: &AppState) -> Accounts<'_> {
@@ -114,12 +126,18 @@ pub struct LogIn {
     pub login: String,
     /// Password.
     pub password: String,
+    /// The code from the authenticator app, for accounts with a second
+    /// factor.
+    #[serde(default)]
+    pub totp: Option<String>,
 }
 
 /// Log in. Unknown logins and wrong passwords get the same answer.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = LogIn, responses(
     (status = 200, body = SessionTokens),
-    (status = 401, body = ErrorBody, description = "wrong login or password"),
+    (status = 401, body = ErrorBody, description = "wrong login or password, or a TOTP code is needed"),
+    (status = 403, body = ErrorBody, description = "suspended or banned"),
+    (status = 422, body = ErrorBody, description = "wrong TOTP code"),
     (status = 429, description = "too many attempts")
 ))]
 pub async fn log_in(
@@ -127,7 +145,9 @@ pub async fn log_in(
     Json(req): Json<LogIn>,
 ) -> Result<axum::Json<SessionTokens>, ApiError> {
     Ok(axum::Json(
-        accounts(&state).log_in(&req.login, &req.password).await?,
+        accounts(&state)
+            .log_in(&req.login, &req.password, req.totp.as_deref())
+            .await?,
     ))
 }
 
@@ -193,4 +213,164 @@ pub async fn me(
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(axum::Json(row.into()))
+}
+
+/// A password change.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangePassword {
+    /// The current password.
+    pub current_password: String,
+    /// The new one (10-128 characters).
+    pub new_password: String,
+}
+
+/// Change my password. Every other session ends; this one stays.
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "accounts", request_body = ChangePassword, security(("bearer" = [])), responses(
+    (status = 204, description = "changed"),
+    (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody, description = "API keys cannot change passwords"),
+    (status = 422, body = ErrorBody, description = "wrong current password or a weak new one")
+))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    SessionUser(user): SessionUser,
+    Json(req): Json<ChangePassword>,
+) -> Result<StatusCode, ApiError> {
+    accounts(&state)
+        .change_password(
+            &user.id,
+            user.session.as_deref(),
+            &req.current_password,
+            &req.new_password,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A password-reset request.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetRequest {
+    /// The account's email.
+    pub email: String,
+}
+
+/// Ask for a password-reset code by mail. The answer is the same whether or
+/// not the address has an account.
+#[utoipa::path(post, path = "/api/v1/accounts/password-reset", tag = "accounts", request_body = ResetRequest, responses(
+    (status = 202, description = "if the address has an account, a code is on its way"),
+    (status = 422, body = ErrorBody, description = "not an email address"),
+    (status = 429, description = "too many attempts")
+))]
+pub async fn request_password_reset(
+    State(state): State<AppState>,
+    Json(req): Json<ResetRequest>,
+) -> Result<StatusCode, ApiError> {
+    accounts(&state).request_password_reset(&req.email).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// A new password with a reset code.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetConfirm {
+    /// The mailed code.
+    pub token: String,
+    /// The new password (10-128 characters).
+    pub new_password: String,
+}
+
+/// Set a new password with a mailed code. Every session ends.
+#[utoipa::path(post, path = "/api/v1/accounts/password-reset/confirm", tag = "accounts", request_body = ResetConfirm, responses(
+    (status = 204, description = "password set"),
+    (status = 401, body = ErrorBody, description = "unknown, used or expired code"),
+    (status = 422, body = ErrorBody, description = "a weak password"),
+    (status = 429, description = "too many attempts")
+))]
+pub async fn confirm_password_reset(
+    State(state): State<AppState>,
+    Json(req): Json<ResetConfirm>,
+) -> Result<StatusCode, ApiError> {
+    accounts(&state)
+        .confirm_password_reset(&req.token, &req.new_password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Start setting up a TOTP second factor (required for admin calls).
+#[utoipa::path(post, path = "/api/v1/me/totp", tag = "accounts", security(("bearer" = [])), responses(
+    (status = 200, body = TotpEnrolment),
+    (status = 401, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "already set up")
+))]
+pub async fn enrol_totp(
+    State(state): State<AppState>,
+    SessionUser(user): SessionUser,
+) -> Result<axum::Json<TotpEnrolment>, ApiError> {
+    Ok(axum::Json(accounts(&state).enrol_totp(&user.id).await?))
+}
+
+/// A code from the authenticator app.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TotpCode {
+    /// Six digits.
+    pub code: String,
+}
+
+/// Confirm the second factor with a code from the app; from then on log-in
+/// asks for a code.
+#[utoipa::path(post, path = "/api/v1/me/totp/confirm", tag = "accounts", request_body = TotpCode, security(("bearer" = [])), responses(
+    (status = 204, description = "second factor active"),
+    (status = 401, body = ErrorBody),
+    (status = 422, body = ErrorBody, description = "wrong or reused code")
+))]
+pub async fn confirm_totp(
+    State(state): State<AppState>,
+    SessionUser(user): SessionUser,
+    Json(req): Json<TotpCode>,
+) -> Result<StatusCode, ApiError> {
+    accounts(&state).confirm_totp(&user.id, &req.code).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Everything stored about me, as JSON (GDPR access and portability).
+#[utoipa::path(get, path = "/api/v1/me/export", tag = "accounts", security(("bearer" = [])), responses(
+    (status = 200, description = "all my data", content_type = "application/json"),
+    (status = 401, body = ErrorBody)
+))]
+pub async fn export(
+    State(state): State<AppState>,
+    SessionUser(user): SessionUser,
+) -> Result<impl IntoResponse, ApiError> {
+    let data = crate::accounts::export::export(&state.store, &user.id, state.clock.now()).await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"startales-export.json\"",
+        )],
+        axum::Json(data),
+    ))
+}
+
+/// Confirmation of an account deletion.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeleteAccount {
+    /// The account's password.
+    pub password: String,
+}
+
+/// Delete my account: personal data is erased at once; payment records
+/// stay as the law requires, tied to an anonymous id.
+#[utoipa::path(delete, path = "/api/v1/me", tag = "accounts", request_body = DeleteAccount, security(("bearer" = [])), responses(
+    (status = 204, description = "deleted"),
+    (status = 401, body = ErrorBody),
+    (status = 422, body = ErrorBody, description = "wrong password")
+))]
+pub async fn delete_account(
+    State(state): State<AppState>,
+    SessionUser(user): SessionUser,
+    Json(req): Json<DeleteAccount>,
+) -> Result<StatusCode, ApiError> {
+    accounts(&state)
+        .delete_account(&user.id, &req.password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

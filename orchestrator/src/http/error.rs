@@ -135,6 +135,20 @@ impl From<AccountError> for ApiError {
             }
             AccountError::Store(s) => s.into(),
             AccountError::Hashing(m) => ApiError::Internal(anyhow::anyhow!(m)),
+            AccountError::Forbidden(m) => ApiError::Forbidden(m),
+            AccountError::NotFound => ApiError::NotFound,
+            AccountError::Conflict(m) => ApiError::Conflict {
+                field: None,
+                message: m,
+            },
+            AccountError::Suspended { until } => ApiError::Forbidden(format!(
+                "the account is suspended until {}",
+                jiff::Timestamp::from_millisecond(until)
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|_| until.to_string())
+            )),
+            AccountError::Banned => ApiError::Forbidden("the account is banned".into()),
+            e @ AccountError::SecondFactorRequired => ApiError::Unauthorized(e.to_string()),
         }
     }
 }

@@ -3,10 +3,16 @@
 //! headers, CORS, body limits, rate limits).
 
 pub mod accounts;
+pub mod admin;
+pub mod api_keys;
 pub mod error;
+pub mod friends;
 pub mod health;
 pub mod json;
 pub mod openapi;
+pub mod parties;
+pub mod profiles;
+pub mod reports;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,7 +33,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::accounts::{AccessClaims, Passwords, Role, TokenKeys};
+use crate::accounts::api_keys::{KEY_PREFIX, Scope};
+use crate::accounts::tokens::hash_token;
+use crate::accounts::{AccessClaims, Passwords, Role, TokenKeys, check_standing};
 use crate::metrics::Metrics;
 use crate::store::Store;
 pub use error::ApiError;
@@ -132,7 +140,15 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
     if let Some(cfg) = auth_limit {
         auth = auth.layer(GovernorLayer::new(cfg));
     }
-    let mut api = Router::new().merge(accounts::routes()).merge(auth);
+    let mut api = Router::new()
+        .merge(accounts::routes())
+        .merge(profiles::routes())
+        .merge(api_keys::routes())
+        .merge(friends::routes())
+        .merge(parties::routes())
+        .merge(reports::routes())
+        .merge(admin::routes())
+        .merge(auth);
     if let Some(cfg) = general_limit {
         api = api.layer(GovernorLayer::new(cfg));
     }
@@ -210,15 +226,21 @@ async fn track_metrics(State(state): State<AppState>, req: Request, next: Next) 
     response
 }
 
-/// The caller, from a valid `Authorization: Bearer` access token.
+/// The caller, from a valid `Authorization: Bearer` access token or API
+/// key, whose account is in good standing. The role is the account's
+/// current one (a change takes effect at once, not at token expiry).
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     /// Account id.
     pub id: String,
     /// Role.
     pub role: Role,
-    /// The log-in this token belongs to.
-    pub session: String,
+    /// The log-in this token belongs to (none for API keys).
+    pub session: Option<String>,
+    /// Whether the log-in passed a second factor.
+    pub mfa: bool,
+    /// The key's scopes, when the caller used an API key.
+    pub api_key: Option<Vec<Scope>>,
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -233,18 +255,99 @@ impl FromRequestParts<AppState> for AuthUser {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
             .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
-        let claims: AccessClaims = state
-            .keys
-            .verify(token.trim(), state.clock.now())
-            .ok_or_else(|| {
+        let now = state.clock.now();
+        let mut user = if token.starts_with(KEY_PREFIX) {
+            let key = state
+                .store
+                .use_api_key(&hash_token(token), now)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::Unauthorized("the API key is invalid or revoked".into())
+                })?;
+            let scopes = Scope::parse_list(&key.scopes);
+            let reads = matches!(parts.method, Method::GET | Method::HEAD);
+            if !reads && !scopes.contains(&Scope::Write) {
+                return Err(ApiError::Forbidden(
+                    "this API key may only read (scope read)".into(),
+                ));
+            }
+            AuthUser {
+                id: key.account_id,
+                role: Role::Player,
+                session: None,
+                mfa: false,
+                api_key: Some(scopes),
+            }
+        } else {
+            let claims: AccessClaims = state.keys.verify(token, now).ok_or_else(|| {
                 ApiError::Unauthorized("the access token is invalid or expired".into())
             })?;
-        Ok(AuthUser {
-            id: claims.sub,
-            role: claims.role,
-            session: claims.sid,
-        })
+            AuthUser {
+                id: claims.sub,
+                role: claims.role,
+                session: Some(claims.sid),
+                mfa: claims.mfa,
+                api_key: None,
+            }
+        };
+        let standing = state
+            .store
+            .standing(&user.id)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
+        check_standing(&standing.standing, standing.suspended_until, now)?;
+        user.role = Role::from_stored(&standing.role);
+        Ok(user)
+    }
+}
+
+/// A caller signed in with a session (not an API key): needed to manage
+/// keys, passwords, second factors and the account itself.
+#[derive(Debug, Clone)]
+pub struct SessionUser(pub AuthUser);
+
+impl FromRequestParts<AppState> for SessionUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        if user.api_key.is_some() {
+            return Err(ApiError::Forbidden(
+                "API keys cannot do this; sign in with your password".into(),
+            ));
+        }
+        Ok(SessionUser(user))
+    }
+}
+
+/// An admin signed in with their second factor.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub AuthUser);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let SessionUser(user) = SessionUser::from_request_parts(parts, state).await?;
+        if user.role != Role::Admin {
+            return Err(ApiError::Forbidden("admins only".into()));
+        }
+        if !user.mfa {
+            return Err(ApiError::Forbidden(
+                "admin calls need a log-in with the second factor: set one up at \
+                 POST /api/v1/me/totp, then log in with its code"
+                    .into(),
+            ));
+        }
+        Ok(AdminUser(user))
     }
 }
 

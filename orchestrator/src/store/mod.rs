@@ -4,6 +4,8 @@
 //! integers, so nothing depends on a backend's types or functions.
 
 pub mod accounts;
+pub mod safety;
+pub mod social;
 
 use std::path::Path;
 use std::str::FromStr;
