@@ -132,7 +132,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 now: Clock::system().now(),
             };
             let account = accounts.create(email, handle, hash, Role::Admin).await?;
+            crate::safety::audit(
+                &store,
+                None,
+                "account.create_admin",
+                "account",
+                &account.id,
+                serde_json::json!({"by": "command line"}),
+                accounts.now,
+            )
+            .await?;
             println!("created admin {} ({})", account.handle, account.id);
+            println!("log in, then set up the second factor at POST /api/v1/me/totp");
             Ok(())
         }
         Some(Command::Crd) => {

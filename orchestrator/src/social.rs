@@ -95,7 +95,7 @@ pub async fn request_friend(
         }
         // They asked first: asking back accepts.
         store.accept_friendship(&existing.id, me, now).await?;
-        return Ok(view(&existing, me, &other, "friend", now));
+        return Ok(view(&existing, &other, "friend", now));
     }
     let profile = store
         .profile(&other.id)
@@ -124,11 +124,10 @@ pub async fn request_friend(
         }
         Err(e) => return Err(e.into()),
     }
-    Ok(view(&row, me, &other, "outgoing", now))
+    Ok(view(&row, &other, "outgoing", now))
 }
 
-fn view(row: &FriendshipRow, me: &str, other: &AccountRow, kind: &str, since: i64) -> Friendship {
-    let _ = me;
+fn view(row: &FriendshipRow, other: &AccountRow, kind: &str, since: i64) -> Friendship {
     Friendship {
         id: row.id.clone(),
         with: Person {

@@ -138,7 +138,7 @@ pub async fn user_profile(
         display_name: row.display_name.clone(),
         role: row.role.clone(),
         friend,
-        details: visible.then(|| ProfileDetails {
+        details: visible.then_some(ProfileDetails {
             bio: profile.bio,
             time_zone: profile.time_zone,
             preferred_modes: profile.preferred_modes,

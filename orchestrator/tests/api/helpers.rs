@@ -228,3 +228,83 @@ pub fn error_code(body: &Value) -> String {
     assert!(body["error"]["message"].is_string(), "{body}");
     code.to_string()
 }
+
+impl TestApp {
+    /// The newest code mailed to `handle@example.com` after `marker`.
+    pub async fn mailed_code(&self, handle: &str, marker: &str) -> String {
+        let mail = self.store.unsent_mail(100).await.unwrap();
+        let body = mail
+            .iter()
+            .rev()
+            .find(|m| m.1 == format!("{handle}@example.com") && m.3.contains(marker))
+            .unwrap_or_else(|| panic!("no mail with {marker:?} to {handle}"))
+            .3
+            .clone();
+        body.split(marker)
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Signs up and logs in; returns (account id, access token).
+    pub async fn user(&self, handle: &str) -> (String, String) {
+        let account = self.sign_up(handle).await;
+        let (access, _) = self.log_in(handle).await;
+        (account["id"].as_str().unwrap().to_string(), access)
+    }
+
+    /// An admin with a confirmed second factor, logged in with it; returns
+    /// (account id, access token).
+    pub async fn admin(&self, handle: &str) -> (String, String) {
+        let (id, token, _) = self.admin_with_secret(handle).await;
+        (id, token)
+    }
+
+    /// Like [`TestApp::admin`], also returning the TOTP secret.
+    pub async fn admin_with_secret(&self, handle: &str) -> (String, String, String) {
+        let (id, _) = self.user(handle).await;
+        self.store.set_role(&id, "admin", 0).await.unwrap();
+        let (access, _) = self.log_in(handle).await;
+        let (status, enrol) = self
+            .json(Method::POST, "/api/v1/me/totp", Some(&access), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{enrol}");
+        let secret = enrol["secret"].as_str().unwrap().to_string();
+        let code = self.totp_code(&secret);
+        let r = self
+            .call(
+                Method::POST,
+                "/api/v1/me/totp/confirm",
+                Some(&access),
+                Some(json!({"code": code})),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        let token = self.log_in_with_code(handle, &secret).await;
+        (id, token, secret)
+    }
+
+    /// Logs in with a fresh TOTP code (moving the clock to the next step,
+    /// as a code works once); returns the access token.
+    pub async fn log_in_with_code(&self, handle: &str, secret: &str) -> String {
+        self.advance_ms(30_000);
+        let (status, body) = self
+            .json(
+                Method::POST,
+                "/api/v1/sessions",
+                None,
+                Some(json!({"login": handle, "password": "correct horse battery", "totp": self.totp_code(secret)})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// The TOTP code for `secret` at the app's time.
+    pub fn totp_code(&self, secret: &str) -> String {
+        orchestrator::accounts::totp::code_at(secret, self.now.load(Ordering::SeqCst)).unwrap()
+    }
+}

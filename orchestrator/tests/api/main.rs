@@ -8,6 +8,12 @@
 #![allow(clippy::unwrap_used)]
 
 mod accounts;
+mod api_keys;
+mod gdpr;
 mod health;
 mod helpers;
 mod openapi;
+mod passwords;
+mod profiles;
+mod safety;
+mod social;
