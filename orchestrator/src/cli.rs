@@ -11,7 +11,7 @@ use crate::accounts::{
     Accounts, Passwords, Role, TokenKeys, check_password, parse_email, parse_handle,
 };
 use crate::config::{ServeConfig, StoreConfig};
-use crate::http::{AppState, Clock, HttpOptions, RateLimits};
+use crate::http::{AppState, Clock, HttpOptions};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -235,7 +235,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         state,
         &HttpOptions {
             cors_origins: config.cors_origins.clone(),
-            rate_limits: RateLimits::default(),
+            rate_limits: config.rate_limits(),
         },
     );
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -70,4 +70,28 @@ pub struct ServeConfig {
     /// Argon2id lanes (OWASP: 1).
     #[arg(long, env = "STARTALES_ARGON2_P", default_value_t = 1)]
     pub argon2_p: u32,
+    /// Sign-up, log-in and password-reset calls per address per minute.
+    #[arg(long, env = "STARTALES_RATE_AUTH_PER_MIN", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_auth_per_min: u32,
+    /// Other calls per address per second (bursts of 2.5 s worth allowed).
+    #[arg(long, env = "STARTALES_RATE_IP_PER_SEC", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_ip_per_sec: u32,
+    /// Calls per user credential per second (bursts of 3 s worth allowed).
+    #[arg(long, env = "STARTALES_RATE_USER_PER_SEC", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_user_per_sec: u32,
+}
+
+impl ServeConfig {
+    /// The rate limits this configuration asks for.
+    pub fn rate_limits(&self) -> crate::http::RateLimits {
+        let per = |n: u32, window_ms: u64| (window_ms / u64::from(n.max(1))).max(1);
+        crate::http::RateLimits {
+            auth_period_ms: per(self.rate_auth_per_min, 60_000),
+            auth_burst: self.rate_auth_per_min,
+            general_period_ms: per(self.rate_ip_per_sec, 1_000),
+            general_burst: self.rate_ip_per_sec.saturating_mul(5) / 2,
+            user_period_ms: per(self.rate_user_per_sec, 1_000),
+            user_burst: self.rate_user_per_sec.saturating_mul(3),
+        }
+    }
 }

@@ -78,6 +78,12 @@ pub struct RateLimits {
     pub general_period_ms: u64,
     /// Burst for the above.
     pub general_burst: u32,
+    /// Calls per credential (access token or API key): one per this many
+    /// ms, with a burst; so one user cannot use up an address shared with
+    /// others, nor many addresses at once.
+    pub user_period_ms: u64,
+    /// Burst for the above.
+    pub user_burst: u32,
 }
 
 impl Default for RateLimits {
@@ -87,6 +93,8 @@ impl Default for RateLimits {
             auth_burst: 10,
             general_period_ms: 5,
             general_burst: 500,
+            user_period_ms: 10,
+            user_burst: 300,
         }
     }
 }
@@ -136,6 +144,13 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .finish()
         .map(Arc::new);
 
+    let user_limit = GovernorConfigBuilder::default()
+        .per_millisecond(limits.user_period_ms.max(1))
+        .burst_size(limits.user_burst.max(1))
+        .key_extractor(CredentialKeyExtractor)
+        .finish()
+        .map(Arc::new);
+
     let mut auth = accounts::auth_routes();
     if let Some(cfg) = auth_limit {
         auth = auth.layer(GovernorLayer::new(cfg));
@@ -147,8 +162,13 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .merge(friends::routes())
         .merge(parties::routes())
         .merge(reports::routes())
-        .merge(admin::routes())
-        .merge(auth);
+        .merge(admin::routes());
+    // Credential routes (log-in, sign-up, reset) have their own strict
+    // limit and carry no user yet.
+    if let Some(cfg) = user_limit {
+        api = api.layer(GovernorLayer::new(cfg));
+    }
+    api = api.merge(auth);
     if let Some(cfg) = general_limit {
         api = api.layer(GovernorLayer::new(cfg));
     }
@@ -206,6 +226,32 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Keys the per-user limit on the caller's credential (a hash of the bearer
+/// token or API key), or on the peer address for anonymous calls. The
+/// credential is not verified here (that happens in [`AuthUser`]); a forged
+/// one only spends its own bucket.
+#[derive(Debug, Clone, Copy)]
+struct CredentialKeyExtractor;
+
+impl tower_governor::key_extractor::KeyExtractor for CredentialKeyExtractor {
+    type Key = String;
+
+    fn extract<T>(
+        &self,
+        req: &axum::http::Request<T>,
+    ) -> Result<Self::Key, tower_governor::GovernorError> {
+        if let Some(token) = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        {
+            return Ok(hash_token(token.trim()));
+        }
+        PeerIpKeyExtractor.extract(req).map(|ip| format!("ip:{ip}"))
+    }
 }
 
 /// Counts requests and their latency by route template and status.

@@ -382,6 +382,64 @@ async fn login_attempts_are_rate_limited_per_address() {
 }
 
 #[tokio::test]
+async fn password_reset_requests_share_the_strict_limit() {
+    let app = spawn_app_with(RateLimits {
+        auth_period_ms: 60_000,
+        auth_burst: 2,
+        ..RateLimits::default()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v1/accounts/password-reset",
+                None,
+                Some(json!({"email": "nova@example.com"})),
+            )
+            .await;
+        statuses.push(r.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::ACCEPTED,
+            StatusCode::ACCEPTED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+}
+
+#[tokio::test]
+async fn one_user_is_held_back_without_holding_back_others_on_the_same_address() {
+    let app = spawn_app_with(RateLimits {
+        auth_burst: 100,
+        user_period_ms: 60_000,
+        user_burst: 3,
+        ..RateLimits::default()
+    })
+    .await;
+    let (_, nova) = app.user("nova").await;
+    let (_, orion) = app.user("orion").await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(
+            app.call(Method::GET, "/api/v1/me", Some(&nova), None)
+                .await
+                .status(),
+        );
+    }
+    assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        app.call(Method::GET, "/api/v1/me", Some(&orion), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn the_outbox_delivers_each_mail_once_and_keeps_failures_queued() {
     use orchestrator::mail::{MailSender, deliver_outbox};
     struct Failing;
