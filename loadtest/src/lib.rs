@@ -8,8 +8,12 @@
 //! command a second, and reports acknowledgement latency and tick timing.
 //! `--narrator slow` puts an OpenAI-compatible server that takes 3 s per
 //! answer behind the server, to show narration never holds up the game.
+//!
+//! `loadtest profiles` and `loadtest logins` drive a running orchestrator:
+//! see [`orchestrator`].
 
 pub mod gameserver;
+pub mod orchestrator;
 pub mod stats;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +30,10 @@ pub struct Cli {
 enum Scenario {
     /// One game server: idle memory, ack latency under play, tick timing.
     GameServer(gameserver::Options),
+    /// Authenticated profile reads at a fixed rate against an orchestrator.
+    Profiles(orchestrator::ProfileOptions),
+    /// Log-in throughput against an orchestrator, beside raw Argon2id.
+    Logins(orchestrator::LoginOptions),
 }
 
 /// Parses the command line, runs the scenario and returns the exit code.
@@ -55,6 +63,8 @@ pub fn main_entry() -> std::process::ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Scenario::GameServer(o) => gameserver::run(o).await,
+            Scenario::Profiles(o) => orchestrator::profiles(o).await,
+            Scenario::Logins(o) => orchestrator::logins(o).await,
         }
     });
     match result {

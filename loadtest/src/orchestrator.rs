@@ -1,0 +1,309 @@
+//! Orchestrator scenarios, against a running orchestrator (`--url`).
+//!
+//! - `profiles`: signs up `--users` accounts, logs each in, then sends
+//!   authenticated `GET /api/v1/me/profile` at a fixed `--rate` (open loop:
+//!   requests go out on schedule whether or not earlier ones answered) for
+//!   `--duration-secs`, and reports latency percentiles.
+//! - `logins`: logs in with `--concurrency` clients for `--duration-secs`
+//!   and reports logins per second, then runs raw Argon2id verifications of
+//!   a hash with the same parameters on every core for the same time, and
+//!   reports the ratio.
+//!
+//! The orchestrator's own rate limits must be raised for these
+//! (`--rate-auth-per-min`, `--rate-ip-per-sec`, `--rate-user-per-sec`):
+//! they exist to stop exactly this kind of traffic.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
+use serde_json::{Value, json};
+
+use crate::stats::Summary;
+
+/// Options shared by the orchestrator scenarios.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// The orchestrator's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Seconds to measure.
+    #[arg(long, default_value_t = 30)]
+    pub duration_secs: u64,
+}
+
+/// The profiles scenario's options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProfileOptions {
+    /// Where and how long.
+    #[command(flatten)]
+    pub target: Target,
+    /// Accounts to spread the requests over.
+    #[arg(long, default_value_t = 100)]
+    pub users: u32,
+    /// Requests per second, in total.
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u32,
+}
+
+/// The logins scenario's options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoginOptions {
+    /// Where and how long.
+    #[command(flatten)]
+    pub target: Target,
+    /// Concurrent clients (more than the cores, so the server never waits
+    /// for a client).
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: u32,
+    /// Rounds of (API, raw) measurements; the median ratio is reported.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: u32,
+    /// Argon2id memory (KiB), passes and lanes the orchestrator uses.
+    #[arg(long, default_value = "19456,2,1", value_parser = parse_params)]
+    pub argon2: (u32, u32, u32),
+}
+
+fn parse_params(s: &str) -> Result<(u32, u32, u32), String> {
+    let v: Vec<u32> = s
+        .split(',')
+        .map(|p| p.trim().parse::<u32>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("expected M_KIB,T,P: {e}"))?;
+    match v.as_slice() {
+        [m, t, p] => Ok((*m, *t, *p)),
+        _ => Err("expected three numbers: M_KIB,T,P".into()),
+    }
+}
+
+const PASSWORD: &str = "load test passphrase";
+
+async fn sign_up_and_log_in(
+    http: &reqwest::Client,
+    url: &str,
+    handle: &str,
+) -> anyhow::Result<String> {
+    let r = http
+        .post(format!("{url}/api/v1/accounts"))
+        .json(&json!({"email": format!("{handle}@load.example"), "handle": handle, "password": PASSWORD}))
+        .send()
+        .await?;
+    if !(r.status().is_success() || r.status() == reqwest::StatusCode::CONFLICT) {
+        bail!("sign-up of {handle}: {} {}", r.status(), r.text().await?);
+    }
+    log_in(http, url, handle).await
+}
+
+async fn log_in(http: &reqwest::Client, url: &str, handle: &str) -> anyhow::Result<String> {
+    let r = http
+        .post(format!("{url}/api/v1/sessions"))
+        .json(&json!({"login": handle, "password": PASSWORD}))
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("log-in of {handle}: {} {}", r.status(), r.text().await?);
+    }
+    let body: Value = r.json().await?;
+    body["access_token"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("no access token in {body}"))
+}
+
+/// Runs the profiles scenario.
+pub async fn profiles(o: ProfileOptions) -> anyhow::Result<()> {
+    if o.users == 0 || o.rate == 0 {
+        bail!("--users and --rate must be at least 1");
+    }
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let url = o.target.url.trim_end_matches('/').to_string();
+    let run = std::process::id();
+    let mut tokens = Vec::new();
+    for i in 0..o.users {
+        tokens.push(
+            sign_up_and_log_in(&http, &url, &format!("load{run}x{i}"))
+                .await
+                .context("preparing users (are the orchestrator's auth limits raised?)")?,
+        );
+    }
+    // Warm the connection pool and the database.
+    for t in tokens.iter().take(20) {
+        http.get(format!("{url}/api/v1/me/profile"))
+            .bearer_auth(t)
+            .send()
+            .await?;
+    }
+    let tokens = Arc::new(tokens);
+    let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let failures = Arc::new(AtomicU64::new(0));
+    let period = Duration::from_secs_f64(1.0 / f64::from(o.rate));
+    let total = u64::from(o.rate) * o.target.duration_secs;
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for n in 0..total {
+        // Open loop: request n goes out at start + n × period.
+        tokio::time::sleep_until(start + period.mul_f64(n as f64)).await;
+        let (http, url, tokens, samples, failures) = (
+            http.clone(),
+            url.clone(),
+            Arc::clone(&tokens),
+            Arc::clone(&samples),
+            Arc::clone(&failures),
+        );
+        tasks.push(tokio::spawn(async move {
+            let token = &tokens[(n % tokens.len() as u64) as usize];
+            let sent = Instant::now();
+            let ok = match http
+                .get(format!("{url}/api/v1/me/profile"))
+                .bearer_auth(token)
+                .send()
+                .await
+            {
+                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                Err(_) => false,
+            };
+            if ok {
+                if let Ok(mut s) = samples.lock() {
+                    s.push(sent.elapsed());
+                }
+            } else {
+                failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = start.elapsed();
+    let samples = std::mem::take(&mut *samples.lock().map_err(|_| anyhow!("poisoned"))?);
+    let ok = samples.len();
+    println!(
+        "profiles: {} users, {} requests in {:.1} s ({:.0}/s achieved), {} failed",
+        o.users,
+        total,
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64(),
+        failures.load(Ordering::Relaxed)
+    );
+    match Summary::of(samples) {
+        Some(s) => println!("GET /api/v1/me/profile latency: {s}"),
+        None => bail!("no request succeeded"),
+    }
+    if ok as u64 != total {
+        bail!("{} requests failed", total - ok as u64);
+    }
+    Ok(())
+}
+
+/// Runs the logins scenario.
+pub async fn logins(o: LoginOptions) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let url = o.target.url.trim_end_matches('/').to_string();
+    let handle = format!("login{}", std::process::id());
+    sign_up_and_log_in(&http, &url, &handle)
+        .await
+        .context("preparing the account (are the orchestrator's auth limits raised?)")?;
+    let duration = Duration::from_secs(o.target.duration_secs);
+    // The same work without the service: verify a hash made with the same
+    // parameters on every core, the most the machine can do.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (m, t, p) = o.argon2;
+    let params =
+        argon2::Params::new(m, t, p, None).map_err(|e| anyhow!("argon2 parameters: {e}"))?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = argon2::password_hash::SaltString::from_b64("bG9hZHRlc3RzYWx0MTIzNA")
+        .map_err(|e| anyhow!("salt: {e}"))?;
+    let hash =
+        argon2::password_hash::PasswordHasher::hash_password(&argon, PASSWORD.as_bytes(), &salt)
+            .map_err(|e| anyhow!("hashing: {e}"))?
+            .to_string();
+    // Alternate the two so drift in the machine's speed hits both alike.
+    let mut ratios = Vec::new();
+    for round in 1..=o.rounds.max(1) {
+        let api_rate = api_logins(&http, &url, &handle, o.concurrency, duration).await;
+        let raw_rate = raw_verifies(&argon, &hash, cores, duration);
+        ratios.push(api_rate.0 / raw_rate);
+        println!(
+            "round {round}: {:.1} logins/s through the API with {} clients ({} failed); raw Argon2id verify ({m} KiB, t={t}, p={p}) on {cores} threads: {raw_rate:.1}/s; ratio {:.1}%",
+            api_rate.0,
+            o.concurrency,
+            api_rate.1,
+            100.0 * api_rate.0 / raw_rate
+        );
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!("median ratio: {:.1}%", 100.0 * ratios[ratios.len() / 2]);
+    Ok(())
+}
+
+/// Logs in with `concurrency` clients for `duration`: (logins/s, failures).
+async fn api_logins(
+    http: &reqwest::Client,
+    url: &str,
+    handle: &str,
+    concurrency: u32,
+    duration: Duration,
+) -> (f64, u64) {
+    let count = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let (http, url, handle, count, failures) = (
+            http.clone(),
+            url.to_string(),
+            handle.to_string(),
+            Arc::clone(&count),
+            Arc::clone(&failures),
+        );
+        clients.push(tokio::spawn(async move {
+            while started.elapsed() < duration {
+                match log_in(&http, &url, &handle).await {
+                    Ok(_) => count.fetch_add(1, Ordering::Relaxed),
+                    Err(_) => failures.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    for c in clients {
+        let _ = c.await;
+    }
+    (
+        count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64(),
+        failures.load(Ordering::Relaxed),
+    )
+}
+
+/// Verifies `hash` on `threads` threads for `duration`: verifications/s.
+fn raw_verifies(
+    argon: &argon2::Argon2<'static>,
+    hash: &str,
+    threads: usize,
+    duration: Duration,
+) -> f64 {
+    let count = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (argon, hash, count) = (argon.clone(), hash.to_string(), Arc::clone(&count));
+            std::thread::spawn(move || {
+                let Ok(parsed) = PasswordHash::new(&hash) else {
+                    return;
+                };
+                while started.elapsed() < duration {
+                    if argon.verify_password(PASSWORD.as_bytes(), &parsed).is_ok() {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        let _ = h.join();
+    }
+    count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
