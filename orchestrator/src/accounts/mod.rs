@@ -457,6 +457,29 @@ impl Accounts<'_> {
         Ok(())
     }
 
+    /// The account, once `password` is confirmed to be its password (a
+    /// mismatch names `field`).
+    async fn account_with_password(
+        &self,
+        account_id: &str,
+        password: &str,
+        field: &'static str,
+    ) -> Result<AccountRow, AccountError> {
+        let a = self
+            .store
+            .account_by_id(account_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        if !self
+            .passwords
+            .verify(password, Some(&a.password_hash))
+            .await?
+        {
+            return Err(invalid(field, "is not your password"));
+        }
+        Ok(a)
+    }
+
     /// Changes a password given the current one, and ends every other
     /// session (this one, `session`, stays).
     pub async fn change_password(
@@ -467,17 +490,8 @@ impl Accounts<'_> {
         new: &str,
     ) -> Result<(), AccountError> {
         let a = self
-            .store
-            .account_by_id(account_id)
-            .await?
-            .ok_or(AccountError::NotFound)?;
-        if !self
-            .passwords
-            .verify(current, Some(&a.password_hash))
-            .await?
-        {
-            return Err(invalid("current_password", "is not your password"));
-        }
+            .account_with_password(account_id, current, "current_password")
+            .await?;
         check_password(new, &a.email, &a.handle).map_err(|_| {
             invalid(
                 "new_password",
@@ -569,17 +583,8 @@ impl Accounts<'_> {
         password: &str,
     ) -> Result<(), AccountError> {
         let a = self
-            .store
-            .account_by_id(account_id)
-            .await?
-            .ok_or(AccountError::NotFound)?;
-        if !self
-            .passwords
-            .verify(password, Some(&a.password_hash))
-            .await?
-        {
-            return Err(invalid("password", "is not your password"));
-        }
+            .account_with_password(account_id, password, "password")
+            .await?;
         self.store.erase_account(&a.id, &a.email, self.now).await?;
         crate::safety::audit(
             self.store,
