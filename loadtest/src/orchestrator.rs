@@ -58,6 +58,11 @@ pub struct LoginOptions {
     /// for a client).
     #[arg(long, default_value_t = 4)]
     pub concurrency: u32,
+    /// The orchestrator's process id, when it runs on this machine: its CPU
+    /// time is then read from /proc to report log-ins per CPU-second, a
+    /// figure the load generator's own CPU use does not skew.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
     /// Rounds of (API, raw) measurements; the median ratio is reported.
     #[arg(long, default_value_t = 3)]
     pub rounds: u32,
@@ -223,10 +228,25 @@ pub async fn logins(o: LoginOptions) -> anyhow::Result<()> {
             .to_string();
     // Alternate the two so drift in the machine's speed hits both alike.
     let mut ratios = Vec::new();
+    let mut cpu_ratios = Vec::new();
     for round in 1..=o.rounds.max(1) {
+        let cpu_before = o.server_pid.map(cpu_seconds).transpose()?;
         let api_rate = api_logins(&http, &url, &handle, o.concurrency, duration).await;
+        let cpu_after = o.server_pid.map(cpu_seconds).transpose()?;
         let raw_rate = raw_verifies(&argon, &hash, cores, duration);
         ratios.push(api_rate.0 / raw_rate);
+        if let (Some(b), Some(a)) = (cpu_before, cpu_after) {
+            // Log-ins per server CPU-second against verifications per
+            // CPU-second (the raw threads keep every core busy).
+            let per_cpu = api_rate.0 * duration.as_secs_f64() / (a - b);
+            let raw_per_cpu = raw_rate / cores as f64;
+            cpu_ratios.push(per_cpu / raw_per_cpu);
+            println!(
+                "round {round}: server used {:.2} CPU-s: {per_cpu:.1} log-ins per CPU-second vs {raw_per_cpu:.1} raw verifications per CPU-second ({:.1}%)",
+                a - b,
+                100.0 * per_cpu / raw_per_cpu
+            );
+        }
         println!(
             "round {round}: {:.1} logins/s through the API with {} clients ({} failed); raw Argon2id verify ({m} KiB, t={t}, p={p}) on {cores} threads: {raw_rate:.1}/s; ratio {:.1}%",
             api_rate.0,
@@ -237,6 +257,13 @@ pub async fn logins(o: LoginOptions) -> anyhow::Result<()> {
     }
     ratios.sort_by(f64::total_cmp);
     println!("median ratio: {:.1}%", 100.0 * ratios[ratios.len() / 2]);
+    if !cpu_ratios.is_empty() {
+        cpu_ratios.sort_by(f64::total_cmp);
+        println!(
+            "median ratio per CPU-second: {:.1}%",
+            100.0 * cpu_ratios[cpu_ratios.len() / 2]
+        );
+    }
     Ok(())
 }
 
@@ -306,4 +333,25 @@ fn raw_verifies(
         let _ = h.join();
     }
     count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// User plus system CPU time of a process, in seconds, from /proc.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) close with ')'.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow!("unreadable /proc/{pid}/stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 here.
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(i)
+            .ok_or_else(|| anyhow!("short /proc/{pid}/stat"))?
+            .parse::<f64>()?)
+    };
+    // The kernel's USER_HZ is 100 on Linux.
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
 }

@@ -116,6 +116,19 @@ async fn a_report_suspends_the_user_who_then_cannot_log_in_and_the_reporter_sees
         )
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let (_, open) = app
+        .json(Method::GET, "/api/v1/admin/reports", Some(&admin), None)
+        .await;
+    assert_eq!(open, json!([]), "resolved reports leave the queue");
+    let (_, done) = app
+        .json(
+            Method::GET,
+            "/api/v1/admin/reports?status=resolved",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(done[0]["action"], "suspend");
     // The reporter sees the outcome.
     let (_, mine) = app
         .json(Method::GET, "/api/v1/me/reports", Some(&nova), None)

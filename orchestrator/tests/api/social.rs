@@ -349,3 +349,48 @@ async fn a_block_keeps_people_out_of_each_others_parties() {
         .await;
     assert!(mine["party"].is_null());
 }
+
+#[tokio::test]
+async fn a_declined_invitation_is_gone_and_cannot_be_accepted() {
+    let app = spawn_app().await;
+    let (_, nova) = app.user("nova").await;
+    let (_, orion) = app.user("orion").await;
+    friends(&app, &nova, &orion, "orion").await;
+    let (_, party) = app
+        .json(Method::POST, "/api/v1/parties", Some(&nova), None)
+        .await;
+    let id = party["id"].as_str().unwrap().to_string();
+    app.json(
+        Method::POST,
+        &format!("/api/v1/parties/{id}/invites"),
+        Some(&nova),
+        Some(json!({"handle": "orion"})),
+    )
+    .await;
+    let decline = format!("/api/v1/parties/{id}/decline");
+    assert_eq!(
+        app.call(Method::POST, &decline, Some(&orion), None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.call(Method::POST, &decline, Some(&orion), None)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let (status, _) = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/parties/{id}/accept"),
+            Some(&orion),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, mine) = app
+        .json(Method::GET, "/api/v1/parties/mine", Some(&orion), None)
+        .await;
+    assert_eq!(mine["invitations"], json!([]));
+}
