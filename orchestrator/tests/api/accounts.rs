@@ -157,6 +157,13 @@ async fn taken_emails_and_handles_conflict() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(err["error"]["field"], "handle");
+    // Handles are one name whatever their case, so a log-in by handle is
+    // never ambiguous.
+    let (status, err) = app
+        .json(Method::POST, "/api/v1/accounts", None, Some(json!({"email": "y@example.com", "handle": "NoVa", "password": "correct horse battery"})))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["error"]["field"], "handle");
 }
 
 #[tokio::test]
