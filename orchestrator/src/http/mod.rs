@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod api_keys;
+pub mod campaigns;
 pub mod error;
 pub mod friends;
 pub mod health;
@@ -162,7 +163,8 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .merge(friends::routes())
         .merge(parties::routes())
         .merge(reports::routes())
-        .merge(admin::routes());
+        .merge(admin::routes())
+        .merge(campaigns::routes());
     // Credential routes (log-in, sign-up, reset) have their own strict
     // limit and carry no user yet.
     if let Some(cfg) = user_limit {

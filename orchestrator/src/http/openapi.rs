@@ -60,6 +60,13 @@ use super::AppState;
         super::admin::act,
         super::admin::set_role,
         super::admin::audit_log,
+        super::campaigns::create,
+        super::campaigns::show,
+        super::campaigns::preview,
+        super::campaigns::publish,
+        super::campaigns::cancel,
+        super::campaigns::mine,
+        super::campaigns::discover,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -71,6 +78,7 @@ use super::AppState;
         (name = "social", description = "Friends and blocks"),
         (name = "parties", description = "Parties that join campaigns together"),
         (name = "safety", description = "Reports of users"),
+        (name = "campaigns", description = "Setting up, previewing, publishing and finding campaigns"),
         (name = "admin", description = "Moderation, roles and the audit log (admins with a second factor)"),
     )
 )]

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod api_keys;
+mod campaigns;
 mod gdpr;
 mod health;
 mod helpers;

@@ -1,0 +1,356 @@
+//! Campaigns as game masters set them up: validated settings (through
+//! campaign-gen), a seed given or drawn, the generator version fixed at
+//! creation, a schedule, a narration tier and a seat price quoted from the
+//! price book. Drafts can be previewed (the world campaign-gen makes of
+//! them), published for players to find, or cancelled.
+//!
+//! Lifecycle: draft → published → full → running → completed, or cancelled.
+//! This module covers creation, preview, publishing, cancelling and
+//! discovery; seats, waitlists and matchmaking build on it.
+
+use campaign_gen::{GameMode, Settings, World, generate};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::accounts::{AccountError, invalid, new_id};
+use crate::pricing::{LlmTier, PriceBook, Quote, QuoteRequest, quote};
+use crate::schedule::{Schedule, ScheduleSpec};
+use crate::store::Store;
+use crate::store::campaigns::CampaignRow;
+
+/// Who can find a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignVisibility {
+    /// Listed in discovery.
+    Public,
+    /// Only reachable with an invite code.
+    Invite,
+}
+
+/// A new campaign.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCampaign {
+    /// Title, 3-80 characters.
+    pub title: String,
+    /// Description, up to 4000 characters.
+    #[serde(default)]
+    pub description: String,
+    /// World settings (campaign-gen): players (the maximum, 2-50), galaxy,
+    /// difficulty, mode, species_pool, generator_version.
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    /// The world seed; drawn at random when left out.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Narration tier: ollama, gemini, grok, anthropic, openai.
+    pub llm_tier: String,
+    /// Fewest players to run (2 up to the maximum).
+    pub min_players: u32,
+    /// public or invite.
+    pub visibility: CampaignVisibility,
+    /// When it is played.
+    #[schema(value_type = Object)]
+    pub schedule: ScheduleSpec,
+}
+
+/// A campaign as clients see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Campaign {
+    /// Id.
+    pub id: String,
+    /// The game master's account id.
+    pub gm_id: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Game mode.
+    pub mode: String,
+    /// World settings.
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    /// Generator version (fixed).
+    pub generator_version: String,
+    /// The world seed (shown to its game master only).
+    pub seed: Option<String>,
+    /// Narration tier.
+    pub llm_tier: String,
+    /// Fewest players.
+    pub min_players: i64,
+    /// Most players.
+    pub max_players: i64,
+    /// Seats held or sold.
+    pub seats_taken: i64,
+    /// public or invite.
+    pub visibility: String,
+    /// The schedule.
+    #[schema(value_type = Object)]
+    pub schedule: serde_json::Value,
+    /// First session start, Unix ms.
+    pub first_session_at: i64,
+    /// Last session end, Unix ms.
+    pub last_session_end: i64,
+    /// Number of sessions.
+    pub session_count: i64,
+    /// Seat price in minor units.
+    pub price_minor: i64,
+    /// Currency.
+    pub currency: String,
+    /// The quote behind the price, with its breakdown.
+    #[schema(value_type = Object)]
+    pub quote: serde_json::Value,
+    /// draft, published, full, running, completed or cancelled.
+    pub status: String,
+    /// Created, Unix ms.
+    pub created_at: i64,
+    /// Published, Unix ms.
+    pub published_at: Option<i64>,
+}
+
+impl Campaign {
+    /// The client view of a row; the seed only for its game master.
+    pub fn from_row(r: CampaignRow, viewer: Option<&str>) -> Campaign {
+        let own = viewer == Some(r.gm_id.as_str());
+        Campaign {
+            seed: own.then_some(r.seed),
+            settings: serde_json::from_str(&r.settings).unwrap_or_default(),
+            schedule: serde_json::from_str(&r.schedule).unwrap_or_default(),
+            quote: serde_json::from_str(&r.quote).unwrap_or_default(),
+            id: r.id,
+            gm_id: r.gm_id,
+            title: r.title,
+            description: r.description,
+            mode: r.mode,
+            generator_version: r.generator_version,
+            llm_tier: r.llm_tier,
+            min_players: r.min_players,
+            max_players: r.max_players,
+            seats_taken: r.seats_taken,
+            visibility: r.visibility,
+            first_session_at: r.first_session_at,
+            last_session_end: r.last_session_end,
+            session_count: r.session_count,
+            price_minor: r.price_minor,
+            currency: r.currency,
+            status: r.status,
+            created_at: r.created_at,
+            published_at: r.published_at,
+        }
+    }
+}
+
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    // Only broken systems fail here; a zero seed is still a valid world.
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
+}
+
+/// Creates a draft campaign for game master `gm`.
+pub async fn create(
+    store: &Store,
+    book: &PriceBook,
+    gm: &str,
+    req: NewCampaign,
+    now: i64,
+) -> Result<Campaign, AccountError> {
+    let title = req.title.trim().to_string();
+    let n = title.chars().count();
+    if !(3..=80).contains(&n) || title.chars().any(char::is_control) {
+        return Err(invalid("title", "must be 3 to 80 characters"));
+    }
+    let description = req.description.trim().to_string();
+    if description.chars().count() > 4000 {
+        return Err(invalid("description", "must be at most 4000 characters"));
+    }
+    let settings: Settings = serde_json::from_value(req.settings.clone())
+        .map_err(|e| invalid("settings", format!("{e}")))?;
+    let tier: LlmTier = req.llm_tier.trim().parse().map_err(|_| {
+        invalid(
+            "llm_tier",
+            "must be one of ollama, gemini, grok, anthropic, openai",
+        )
+    })?;
+    let max = u32::from(settings.players());
+    if !(2..=max).contains(&req.min_players) {
+        return Err(invalid(
+            "min_players",
+            format!("must be between 2 and the maximum of {max} players"),
+        ));
+    }
+    let schedule = Schedule::parse(&req.schedule).map_err(|e| AccountError::Invalid {
+        field: e.field,
+        message: format!("schedule: {}", e.message),
+    })?;
+    let sessions = schedule.sessions();
+    let (Some(first), Some(last)) = (sessions.first(), sessions.last()) else {
+        return Err(invalid("schedule", "has no sessions"));
+    };
+    if first.starts_at_ms <= now {
+        return Err(invalid(
+            "schedule",
+            "the first session must be in the future",
+        ));
+    }
+    let q: Quote = quote(
+        book,
+        QuoteRequest {
+            players: max,
+            sessions: u32::try_from(sessions.len()).unwrap_or(u32::MAX),
+            session_minutes: u32::try_from(first.minutes()).unwrap_or(u32::MAX),
+            tier,
+        },
+    )
+    .map_err(|e| invalid("schedule", e.to_string()))?;
+    let seed = req.seed.unwrap_or_else(random_seed);
+    let canonical_settings =
+        serde_json::to_string(&settings).map_err(|e| AccountError::Hashing(e.to_string()))?;
+    let row = CampaignRow {
+        id: new_id(),
+        gm_id: gm.to_string(),
+        title,
+        description,
+        mode: settings.mode().as_str().to_string(),
+        settings: canonical_settings,
+        generator_version: serde_json::to_value(settings.generator_version())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| "v1".into()),
+        seed: seed.to_string(),
+        llm_tier: tier.as_str().to_string(),
+        min_players: i64::from(req.min_players),
+        max_players: i64::from(max),
+        visibility: match req.visibility {
+            CampaignVisibility::Public => "public".into(),
+            CampaignVisibility::Invite => "invite".into(),
+        },
+        schedule: serde_json::to_string(&req.schedule)
+            .map_err(|e| AccountError::Hashing(e.to_string()))?,
+        first_session_at: first.starts_at_ms,
+        last_session_end: last.ends_at_ms,
+        session_count: i64::try_from(sessions.len()).unwrap_or(i64::MAX),
+        price_minor: q.price.amount,
+        currency: q.price.currency.code().to_string(),
+        quote: serde_json::to_string(&q).map_err(|e| AccountError::Hashing(e.to_string()))?,
+        status: "draft".into(),
+        seats_taken: 0,
+        created_at: now,
+        published_at: None,
+    };
+    store.insert_campaign(&row, now).await?;
+    Ok(Campaign::from_row(row, Some(gm)))
+}
+
+/// A campaign its game master (or an admin) may manage.
+pub async fn managed(
+    store: &Store,
+    id: &str,
+    user: &str,
+    admin: bool,
+) -> Result<CampaignRow, AccountError> {
+    match store.campaign(id).await? {
+        Some(c) if c.gm_id == user || admin => Ok(c),
+        _ => Err(AccountError::NotFound),
+    }
+}
+
+/// The world a campaign's settings and seed make.
+pub fn world_of(row: &CampaignRow) -> Result<World, AccountError> {
+    let settings: Settings = serde_json::from_str(&row.settings)
+        .map_err(|e| AccountError::Hashing(format!("stored settings: {e}")))?;
+    let seed: u64 = row
+        .seed
+        .parse()
+        .map_err(|e| AccountError::Hashing(format!("stored seed: {e}")))?;
+    Ok(generate(seed, &settings))
+}
+
+/// What a game master sees before publishing.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Preview {
+    /// The world's name.
+    pub world_name: String,
+    /// The world hash (the same settings and seed always give it).
+    pub world_hash: String,
+    /// Star systems.
+    pub systems: usize,
+    /// Hyperlanes.
+    pub lanes: usize,
+    /// Factions (players and NPC empires).
+    pub factions: usize,
+    /// NPC characters: "Name, title".
+    pub characters: Vec<String>,
+    /// The backstory's paragraphs.
+    pub backstory: Vec<String>,
+    /// The galaxy map as SVG.
+    pub map_svg: String,
+}
+
+/// The preview of a campaign's world.
+pub fn preview(row: &CampaignRow) -> Result<Preview, AccountError> {
+    let world = world_of(row)?;
+    Ok(Preview {
+        world_name: world.name.clone(),
+        world_hash: world.hash(),
+        systems: world.galaxy.systems.len(),
+        lanes: world.galaxy.lanes.len(),
+        factions: world.factions.len(),
+        characters: world
+            .characters
+            .iter()
+            .map(|c| format!("{}, {}", c.name, c.title))
+            .collect(),
+        backstory: world.backstory.paragraphs.clone(),
+        map_svg: campaign_gen::svg(&world),
+    })
+}
+
+/// Publishes a draft (registration opens).
+pub async fn publish(store: &Store, row: &CampaignRow, now: i64) -> Result<(), AccountError> {
+    if row.first_session_at <= now {
+        return Err(AccountError::Conflict(
+            "the first session has passed; change the schedule first".into(),
+        ));
+    }
+    if !store
+        .set_campaign_status(&row.id, "draft", "published", now)
+        .await?
+    {
+        return Err(AccountError::Conflict(format!(
+            "only drafts can be published; this one is {}",
+            row.status
+        )));
+    }
+    Ok(())
+}
+
+/// Cancels a draft or published campaign (seat refunds come with seats).
+pub async fn cancel(store: &Store, row: &CampaignRow, now: i64) -> Result<(), AccountError> {
+    for from in ["draft", "published", "full"] {
+        if row.status == from
+            && store
+                .set_campaign_status(&row.id, from, "cancelled", now)
+                .await?
+        {
+            return Ok(());
+        }
+    }
+    Err(AccountError::Conflict(format!(
+        "a {} campaign cannot be cancelled",
+        row.status
+    )))
+}
+
+/// Checks a mode filter.
+pub fn parse_mode(s: &str) -> Result<String, AccountError> {
+    s.parse::<GameMode>()
+        .map(|m| m.as_str().to_string())
+        .map_err(|_| {
+            invalid(
+                "mode",
+                "must be conquest, diplomacy, exploration or survival",
+            )
+        })
+}

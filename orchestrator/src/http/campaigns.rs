@@ -1,0 +1,280 @@
+//! Campaigns: `/api/v1/campaigns` (discovery and creation),
+//! `/api/v1/campaigns/{id}` and its preview, publish and cancel actions,
+//! `/api/v1/me/campaigns` (the ones I run).
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ErrorBody};
+use super::json::{Json, Query};
+use super::{AppState, AuthUser};
+use crate::accounts::Role;
+use crate::campaigns::{self, Campaign, NewCampaign, Preview};
+use crate::pricing::{LlmTier, PriceBook};
+use crate::store::campaigns::{CampaignFilter, CampaignSort};
+
+/// The routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/campaigns", get(discover).post(create))
+        .route("/campaigns/{id}", get(show))
+        .route("/campaigns/{id}/preview", get(preview))
+        .route("/campaigns/{id}/publish", post(publish))
+        .route("/campaigns/{id}/cancel", post(cancel))
+        .route("/me/campaigns", get(mine))
+}
+
+fn gm(user: &AuthUser) -> Result<(), ApiError> {
+    match user.role {
+        Role::Gm | Role::Admin => Ok(()),
+        Role::Player => Err(ApiError::Forbidden(
+            "only game masters run campaigns".into(),
+        )),
+    }
+}
+
+/// Create a draft campaign (game masters).
+#[utoipa::path(post, path = "/api/v1/campaigns", tag = "campaigns", request_body = NewCampaign, security(("bearer" = [])), responses(
+    (status = 201, body = Campaign),
+    (status = 400, body = ErrorBody),
+    (status = 403, body = ErrorBody, description = "not a game master"),
+    (status = 422, body = ErrorBody, description = "a field is invalid (named)")
+))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(req): Json<NewCampaign>,
+) -> Result<(StatusCode, axum::Json<Campaign>), ApiError> {
+    gm(&user)?;
+    let c = campaigns::create(
+        &state.store,
+        &PriceBook::standard(),
+        &user.id,
+        req,
+        state.clock.now(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(c)))
+}
+
+/// A campaign: published ones for anyone signed in, drafts for their game
+/// master.
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}", tag = "campaigns", params(("id" = String, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Campaign),
+    (status = 404, body = ErrorBody)
+))]
+pub async fn show(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Campaign>, ApiError> {
+    let c = state.store.campaign(&id).await?.ok_or(ApiError::NotFound)?;
+    let own = c.gm_id == user.id || user.role == Role::Admin;
+    if !own && c.status == "draft" {
+        return Err(ApiError::NotFound);
+    }
+    Ok(axum::Json(Campaign::from_row(c, Some(&user.id))))
+}
+
+/// The world a campaign will play in: summary, NPCs, backstory, SVG map
+/// (its game master, before or after publishing).
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}/preview", tag = "campaigns", params(("id" = String, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Preview),
+    (status = 404, body = ErrorBody)
+))]
+pub async fn preview(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Preview>, ApiError> {
+    let c = campaigns::managed(&state.store, &id, &user.id, user.role == Role::Admin).await?;
+    // World generation is CPU work (milliseconds for 50 players).
+    let p = tokio::task::spawn_blocking(move || campaigns::preview(&c))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))??;
+    Ok(axum::Json(p))
+}
+
+/// Publish a draft: registration opens.
+#[utoipa::path(post, path = "/api/v1/campaigns/{id}/publish", tag = "campaigns", params(("id" = String, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Campaign),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "not a draft, or its first session has passed")
+))]
+pub async fn publish(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Campaign>, ApiError> {
+    let c = campaigns::managed(&state.store, &id, &user.id, user.role == Role::Admin).await?;
+    campaigns::publish(&state.store, &c, state.clock.now()).await?;
+    let c = state.store.campaign(&id).await?.ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(Campaign::from_row(c, Some(&user.id))))
+}
+
+/// Cancel a campaign that has not started.
+#[utoipa::path(post, path = "/api/v1/campaigns/{id}/cancel", tag = "campaigns", params(("id" = String, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Campaign),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "running, completed or already cancelled")
+))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Campaign>, ApiError> {
+    let c = campaigns::managed(&state.store, &id, &user.id, user.role == Role::Admin).await?;
+    campaigns::cancel(&state.store, &c, state.clock.now()).await?;
+    let c = state.store.campaign(&id).await?.ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(Campaign::from_row(c, Some(&user.id))))
+}
+
+/// The campaigns I run, newest first.
+#[utoipa::path(get, path = "/api/v1/me/campaigns", tag = "campaigns", security(("bearer" = [])), responses(
+    (status = 200, body = [Campaign])
+))]
+pub async fn mine(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<axum::Json<Vec<Campaign>>, ApiError> {
+    let rows = state.store.campaigns_of(&user.id).await?;
+    Ok(axum::Json(
+        rows.into_iter()
+            .map(|r| Campaign::from_row(r, Some(&user.id)))
+            .collect(),
+    ))
+}
+
+/// Discovery filters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct DiscoverQuery {
+    /// conquest, diplomacy, exploration or survival.
+    pub mode: Option<String>,
+    /// Narration tier.
+    pub tier: Option<String>,
+    /// Lowest seat price, minor units.
+    pub min_price: Option<i64>,
+    /// Highest seat price, minor units.
+    pub max_price: Option<i64>,
+    /// Only campaigns with a seat left.
+    #[serde(default)]
+    pub seats_open: bool,
+    /// First session at or after, Unix ms.
+    pub starts_after: Option<i64>,
+    /// First session before, Unix ms.
+    pub starts_before: Option<i64>,
+    /// start (default) or price.
+    pub sort: Option<String>,
+    /// The `next` of the previous page.
+    pub cursor: Option<String>,
+    /// 1-100, default 20.
+    pub limit: Option<i64>,
+}
+
+/// A page of campaigns.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignPage {
+    /// Campaigns in order.
+    pub campaigns: Vec<Campaign>,
+    /// Cursor for the next page, if there may be one.
+    pub next: Option<String>,
+}
+
+fn bad(field: &str, message: &str) -> ApiError {
+    ApiError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Published public campaigns, filtered, sorted and paged by cursor.
+#[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns", params(DiscoverQuery), security(("bearer" = [])), responses(
+    (status = 200, body = CampaignPage),
+    (status = 400, body = ErrorBody),
+    (status = 422, body = ErrorBody, description = "a filter is invalid (named)")
+))]
+pub async fn discover(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<DiscoverQuery>,
+) -> Result<axum::Json<CampaignPage>, ApiError> {
+    let mode = q.mode.as_deref().map(campaigns::parse_mode).transpose()?;
+    let tier = match q.tier.as_deref() {
+        None => None,
+        Some(t) => Some(
+            t.parse::<LlmTier>()
+                .map_err(|_| {
+                    bad(
+                        "tier",
+                        "must be one of ollama, gemini, grok, anthropic, openai",
+                    )
+                })?
+                .as_str()
+                .to_string(),
+        ),
+    };
+    for (field, v) in [("min_price", q.min_price), ("max_price", q.max_price)] {
+        if v.is_some_and(|p| !(0..=10_000_000).contains(&p)) {
+            return Err(bad(field, "must be 0 to 10000000 minor units"));
+        }
+    }
+    if let (Some(lo), Some(hi)) = (q.min_price, q.max_price)
+        && lo > hi
+    {
+        return Err(bad("min_price", "must not be above max_price"));
+    }
+    let sort = match q.sort.as_deref() {
+        None | Some("start") => CampaignSort::Start,
+        Some("price") => CampaignSort::Price,
+        Some(_) => return Err(bad("sort", "must be start or price")),
+    };
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(bad("limit", "must be 1 to 100"));
+    }
+    let after = match q.cursor {
+        None => None,
+        Some(c) => {
+            let (k, id) = c
+                .split_once('_')
+                .ok_or_else(|| bad("cursor", "use the next value of a previous page"))?;
+            Some((
+                k.parse::<i64>()
+                    .map_err(|_| bad("cursor", "use the next value of a previous page"))?,
+                id.to_string(),
+            ))
+        }
+    };
+    let filter = CampaignFilter {
+        mode,
+        tier,
+        min_price: q.min_price,
+        max_price: q.max_price,
+        seats_open: q.seats_open,
+        starts_after: q.starts_after,
+        starts_before: q.starts_before,
+    };
+    let rows = state.store.discover(&filter, sort, after, limit).await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| {
+            rows.last().map(|r| {
+                let key = match sort {
+                    CampaignSort::Start => r.first_session_at,
+                    CampaignSort::Price => r.price_minor,
+                };
+                format!("{key}_{}", r.id)
+            })
+        })
+        .flatten();
+    Ok(axum::Json(CampaignPage {
+        campaigns: rows
+            .into_iter()
+            .map(|r| Campaign::from_row(r, Some(&user.id)))
+            .collect(),
+        next,
+    }))
+}

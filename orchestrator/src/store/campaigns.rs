@@ -1,0 +1,240 @@
+//! Queries for campaigns.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// A campaign row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignRow {
+    /// Id.
+    pub id: String,
+    /// The game master.
+    pub gm_id: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Game mode.
+    pub mode: String,
+    /// campaign-gen settings, JSON.
+    pub settings: String,
+    /// Generator version, fixed at creation.
+    pub generator_version: String,
+    /// World seed (u64 as decimal text).
+    pub seed: String,
+    /// Narration tier.
+    pub llm_tier: String,
+    /// Fewest players to run.
+    pub min_players: i64,
+    /// Most players.
+    pub max_players: i64,
+    /// public or invite.
+    pub visibility: String,
+    /// Schedule spec, JSON.
+    pub schedule: String,
+    /// First session start, Unix ms.
+    pub first_session_at: i64,
+    /// Last session end, Unix ms.
+    pub last_session_end: i64,
+    /// Number of sessions.
+    pub session_count: i64,
+    /// Seat price, minor units.
+    pub price_minor: i64,
+    /// Currency code.
+    pub currency: String,
+    /// The quote, JSON.
+    pub quote: String,
+    /// Lifecycle status.
+    pub status: String,
+    /// Seats held or sold.
+    pub seats_taken: i64,
+    /// Created, Unix ms.
+    pub created_at: i64,
+    /// Published, Unix ms.
+    pub published_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, gm_id, title, description, mode, settings, generator_version, seed, \
+     llm_tier, min_players, max_players, visibility, schedule, first_session_at, last_session_end, \
+     session_count, price_minor, currency, quote, status, seats_taken, created_at, published_at";
+
+fn campaign(r: &sqlx::any::AnyRow) -> Result<CampaignRow, sqlx::Error> {
+    Ok(CampaignRow {
+        id: r.try_get("id")?,
+        gm_id: r.try_get("gm_id")?,
+        title: r.try_get("title")?,
+        description: r.try_get("description")?,
+        mode: r.try_get("mode")?,
+        settings: r.try_get("settings")?,
+        generator_version: r.try_get("generator_version")?,
+        seed: r.try_get("seed")?,
+        llm_tier: r.try_get("llm_tier")?,
+        min_players: r.try_get("min_players")?,
+        max_players: r.try_get("max_players")?,
+        visibility: r.try_get("visibility")?,
+        schedule: r.try_get("schedule")?,
+        first_session_at: r.try_get("first_session_at")?,
+        last_session_end: r.try_get("last_session_end")?,
+        session_count: r.try_get("session_count")?,
+        price_minor: r.try_get("price_minor")?,
+        currency: r.try_get("currency")?,
+        quote: r.try_get("quote")?,
+        status: r.try_get("status")?,
+        seats_taken: r.try_get("seats_taken")?,
+        created_at: r.try_get("created_at")?,
+        published_at: r.try_get("published_at")?,
+    })
+}
+
+/// Discovery filters (all optional) and paging.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CampaignFilter {
+    /// Game mode.
+    pub mode: Option<String>,
+    /// Narration tier.
+    pub tier: Option<String>,
+    /// Lowest seat price, minor units.
+    pub min_price: Option<i64>,
+    /// Highest seat price, minor units.
+    pub max_price: Option<i64>,
+    /// Only campaigns with a seat left.
+    pub seats_open: bool,
+    /// First session at or after, Unix ms.
+    pub starts_after: Option<i64>,
+    /// First session before, Unix ms.
+    pub starts_before: Option<i64>,
+}
+
+/// The order of a discovery listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CampaignSort {
+    /// Soonest first session first.
+    Start,
+    /// Cheapest first.
+    Price,
+}
+
+impl Store {
+    /// Stores a new campaign.
+    pub async fn insert_campaign(&self, c: &CampaignRow, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO campaigns (id, gm_id, title, description, mode, settings, generator_version, \
+             seed, llm_tier, min_players, max_players, visibility, schedule, first_session_at, \
+             last_session_end, session_count, price_minor, currency, quote, status, seats_taken, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+             $14, $15, $16, $17, $18, $19, $20, 0, $21, $21)",
+        )
+        .bind(&c.id)
+        .bind(&c.gm_id)
+        .bind(&c.title)
+        .bind(&c.description)
+        .bind(&c.mode)
+        .bind(&c.settings)
+        .bind(&c.generator_version)
+        .bind(&c.seed)
+        .bind(&c.llm_tier)
+        .bind(c.min_players)
+        .bind(c.max_players)
+        .bind(&c.visibility)
+        .bind(&c.schedule)
+        .bind(c.first_session_at)
+        .bind(c.last_session_end)
+        .bind(c.session_count)
+        .bind(c.price_minor)
+        .bind(&c.currency)
+        .bind(&c.quote)
+        .bind(&c.status)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A campaign by id.
+    pub async fn campaign(&self, id: &str) -> Result<Option<CampaignRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(campaign).transpose()?)
+    }
+
+    /// Moves a campaign from one status to another; false when it was not
+    /// in `from` (a concurrent change won).
+    pub async fn set_campaign_status(
+        &self,
+        id: &str,
+        from: &str,
+        to: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE campaigns SET status = $3, updated_at = $4, \
+             published_at = CASE WHEN $3 = 'published' AND published_at IS NULL THEN $4 ELSE published_at END \
+             WHERE id = $1 AND status = $2",
+        )
+        .bind(id)
+        .bind(from)
+        .bind(to)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A game master's campaigns, newest first.
+    pub async fn campaigns_of(&self, gm: &str) -> Result<Vec<CampaignRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM campaigns WHERE gm_id = $1 ORDER BY created_at DESC, id DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(gm)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
+    }
+
+    /// Published public campaigns matching `f`, in `sort` order, after the
+    /// keyset `after` (the sort value and id of the previous page's last
+    /// row), at most `limit`.
+    pub async fn discover(
+        &self,
+        f: &CampaignFilter,
+        sort: CampaignSort,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<CampaignRow>, StoreError> {
+        let key = match sort {
+            CampaignSort::Start => "first_session_at",
+            CampaignSort::Price => "price_minor",
+        };
+        // Every filter is always bound; an absent one is a no-op value, so
+        // the statement text is fixed per sort order.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM campaigns WHERE status = 'published' AND visibility = 'public' \
+             AND ($1 = '' OR mode = $1) AND ($2 = '' OR llm_tier = $2) \
+             AND price_minor >= $3 AND price_minor <= $4 \
+             AND ($5 = 0 OR seats_taken < max_players) \
+             AND first_session_at >= $6 AND first_session_at < $7 \
+             AND ({key} > $8 OR ({key} = $8 AND id > $9)) \
+             ORDER BY {key}, id LIMIT $10"
+        );
+        let (after_key, after_id) = after.unwrap_or((i64::MIN, String::new()));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(f.mode.clone().unwrap_or_default())
+            .bind(f.tier.clone().unwrap_or_default())
+            .bind(f.min_price.unwrap_or(i64::MIN))
+            .bind(f.max_price.unwrap_or(i64::MAX))
+            .bind(i64::from(f.seats_open))
+            .bind(f.starts_after.unwrap_or(i64::MIN))
+            .bind(f.starts_before.unwrap_or(i64::MAX))
+            .bind(after_key)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
+    }
+}
