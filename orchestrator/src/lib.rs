@@ -14,5 +14,6 @@ pub mod metrics;
 pub mod pricing;
 pub mod safety;
 pub mod schedule;
+pub mod seats;
 pub mod social;
 pub mod store;

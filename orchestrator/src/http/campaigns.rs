@@ -15,6 +15,7 @@ use super::{AppState, AuthUser};
 use crate::accounts::Role;
 use crate::campaigns::{self, Campaign, NewCampaign, Preview};
 use crate::pricing::{LlmTier, PriceBook};
+use crate::seats::{self, JoinOutcome, JoinRequest, LocalProvider, Seat};
 use crate::store::campaigns::{CampaignFilter, CampaignSort};
 
 /// The routes.
@@ -26,6 +27,117 @@ pub fn routes() -> Router<AppState> {
         .route("/campaigns/{id}/publish", post(publish))
         .route("/campaigns/{id}/cancel", post(cancel))
         .route("/me/campaigns", get(mine))
+        .route("/campaigns/{id}/join", post(join))
+        .route("/campaigns/{id}/seat", axum::routing::delete(leave))
+        .route("/campaigns/{id}/roster", get(roster))
+}
+
+/// Join: seats for me (or, with `party`, my whole party: all or none), or a
+/// waitlist place when the campaign is full. Payment in test mode is
+/// confirmed at once.
+#[utoipa::path(post, path = "/api/v1/campaigns/{id}/join", tag = "campaigns", params(("id" = String, Path)), request_body = JoinRequest, security(("bearer" = [])), responses(
+    (status = 201, body = JoinOutcome, description = "seated"),
+    (status = 202, body = JoinOutcome, description = "waitlisted"),
+    (status = 403, body = ErrorBody, description = "blocked, invite-only, or not the party leader"),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "already seated or waiting, or the campaign takes no players")
+))]
+pub async fn join(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    Json(req): Json<JoinRequest>,
+) -> Result<(StatusCode, axum::Json<JoinOutcome>), ApiError> {
+    let out = seats::join(
+        &state.store,
+        &LocalProvider,
+        &id,
+        &user.id,
+        req,
+        state.clock.now(),
+    )
+    .await?;
+    let status = if out.outcome == "seated" {
+        StatusCode::CREATED
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, axum::Json(out)))
+}
+
+/// Leave: my seat is released with a refund by policy, or my waitlist place
+/// is given up. A freed seat goes to the head of the waitlist.
+#[utoipa::path(delete, path = "/api/v1/campaigns/{id}/seat", tag = "campaigns", params(("id" = String, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Seat, description = "seat released, with the refund"),
+    (status = 204, description = "waitlist place given up"),
+    (status = 404, body = ErrorBody, description = "no seat or place here")
+))]
+pub async fn leave(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    Ok(
+        match seats::leave(
+            &state.store,
+            &LocalProvider,
+            &id,
+            &user.id,
+            state.clock.now(),
+        )
+        .await?
+        {
+            Some(seat) => axum::Json(seat).into_response(),
+            None => StatusCode::NO_CONTENT.into_response(),
+        },
+    )
+}
+
+/// Seats and the waitlist, for the campaign's game master.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Roster {
+    /// Live seats, oldest first.
+    pub seats: Vec<Seat>,
+    /// Waiting places in queue order: (account id, seats wanted).
+    pub waitlist: Vec<Waiting>,
+}
+
+/// A waiting place.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Waiting {
+    /// The player (a party's leader).
+    pub account_id: String,
+    /// Seats wanted.
+    pub size: i64,
+    /// Since, Unix ms.
+    pub since: i64,
+}
+
+/// The roster (its game master).
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}/roster", tag = "campaigns", params(("id" = String, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Roster),
+    (status = 404, body = ErrorBody)
+))]
+pub async fn roster(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Roster>, ApiError> {
+    let c = campaigns::managed(&state.store, &id, &user.id, user.role == Role::Admin).await?;
+    let seats = state.store.live_seats(&c.id).await?;
+    let waitlist = state.store.waitlist(&c.id).await?;
+    Ok(axum::Json(Roster {
+        seats: seats.into_iter().map(Seat::from).collect(),
+        waitlist: waitlist
+            .into_iter()
+            .map(|w| Waiting {
+                account_id: w.account_id,
+                size: w.size,
+                since: w.created_at,
+            })
+            .collect(),
+    }))
 }
 
 fn gm(user: &AuthUser) -> Result<(), ApiError> {

@@ -67,6 +67,9 @@ use super::AppState;
         super::campaigns::cancel,
         super::campaigns::mine,
         super::campaigns::discover,
+        super::campaigns::join,
+        super::campaigns::leave,
+        super::campaigns::roster,
     ),
     modifiers(&BearerAuth),
     tags(

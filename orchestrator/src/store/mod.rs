@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod campaigns;
 pub mod safety;
+pub mod seats;
 pub mod social;
 
 use std::path::Path;

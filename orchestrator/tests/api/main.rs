@@ -17,4 +17,5 @@ mod openapi;
 mod passwords;
 mod profiles;
 mod safety;
+mod seats;
 mod social;

@@ -1,0 +1,422 @@
+//! Seats and waitlists: a player (or a party's leader for the whole party,
+//! all members or none) takes seats in a published campaign at its quoted
+//! price, or a FIFO waitlist place when it is full. Payment goes through
+//! the provider seam; the local provider (the embedded default, "test mode:
+//! no real money") confirms at once. A freed seat goes to the head of the
+//! waitlist with a new hold and a mail.
+//!
+//! Blocks are honoured: nobody is seated alongside someone they block or
+//! who blocks them, nor in a campaign run by such a game master.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::accounts::{AccountError, new_id};
+use crate::store::Store;
+use crate::store::StoreError;
+use crate::store::campaigns::CampaignRow;
+use crate::store::seats::{SeatRow, WaitRow};
+
+/// How long a seat is held for payment.
+pub const HOLD_MS: i64 = 15 * 60_000;
+
+/// What the payment provider says about a new order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentStart {
+    /// Paid: the seats are confirmed.
+    Confirmed,
+    /// Waiting for the payer (a checkout page); the hold lapses unless paid.
+    Pending,
+}
+
+/// The payment seam. The local provider confirms at once; Stripe comes in
+/// its own module.
+pub trait PaymentProvider: Send + Sync {
+    /// The provider's name as stored with each seat.
+    fn name(&self) -> &'static str;
+    /// Starts paying for `seats`.
+    fn start(&self, seats: &[SeatRow]) -> PaymentStart;
+}
+
+/// Test mode: no real money; every order is confirmed at once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalProvider;
+
+impl PaymentProvider for LocalProvider {
+    fn name(&self) -> &'static str {
+        "test"
+    }
+
+    fn start(&self, _seats: &[SeatRow]) -> PaymentStart {
+        PaymentStart::Confirmed
+    }
+}
+
+/// A join request.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    /// Join with my whole party (I must lead it).
+    #[serde(default)]
+    pub party: bool,
+}
+
+/// What a join did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JoinOutcome {
+    /// seated or waitlisted.
+    pub outcome: String,
+    /// The seats taken (one per member).
+    pub seats: Vec<Seat>,
+    /// 1-based waitlist position, when waitlisted.
+    pub position: Option<i64>,
+    /// The payment mode, e.g. "test mode: no real money".
+    pub payment: String,
+}
+
+/// A seat as its player sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Seat {
+    /// Id.
+    pub id: String,
+    /// The campaign.
+    pub campaign_id: String,
+    /// The player.
+    pub account_id: String,
+    /// held or confirmed (released once left).
+    pub status: String,
+    /// Price, minor units.
+    pub price_minor: i64,
+    /// Currency.
+    pub currency: String,
+    /// When a hold lapses, Unix ms.
+    pub hold_expires_at: Option<i64>,
+    /// Refunded, minor units.
+    pub refund_minor: i64,
+}
+
+impl From<SeatRow> for Seat {
+    fn from(s: SeatRow) -> Self {
+        Seat {
+            id: s.id,
+            campaign_id: s.campaign_id,
+            account_id: s.account_id,
+            status: s.status,
+            price_minor: s.price_minor,
+            currency: s.currency,
+            hold_expires_at: s.hold_expires_at,
+            refund_minor: s.refund_minor,
+        }
+    }
+}
+
+fn payment_label(provider: &dyn PaymentProvider) -> String {
+    if provider.name() == "test" {
+        "test mode: no real money".into()
+    } else {
+        provider.name().into()
+    }
+}
+
+/// Who joins: me alone, or my party's members (I must lead it).
+async fn joiners(
+    store: &Store,
+    me: &str,
+    party: bool,
+) -> Result<(Vec<String>, Option<String>), AccountError> {
+    if !party {
+        return Ok((vec![me.to_string()], None));
+    }
+    let p = store
+        .party_of(me)
+        .await?
+        .ok_or_else(|| AccountError::Conflict("you are not in a party".into()))?;
+    if p.leader_id != me {
+        return Err(AccountError::Forbidden(
+            "only the party's leader joins for it".into(),
+        ));
+    }
+    let members = store
+        .party_members(&p.id)
+        .await?
+        .into_iter()
+        .filter(|m| m.status == "member")
+        .map(|m| m.account_id)
+        .collect();
+    Ok((members, Some(p.id)))
+}
+
+/// Refuses when a block stands between any joiner and the game master or
+/// anyone already seated.
+async fn check_blocks(
+    store: &Store,
+    c: &CampaignRow,
+    members: &[String],
+) -> Result<(), AccountError> {
+    let seated: Vec<String> = store
+        .live_seats(&c.id)
+        .await?
+        .into_iter()
+        .map(|s| s.account_id)
+        .collect();
+    for m in members {
+        if store.blocked_between(m, &c.gm_id).await? {
+            return Err(AccountError::Forbidden(
+                "a block stands between a joiner and the game master".into(),
+            ));
+        }
+        for s in &seated {
+            if store.blocked_between(m, s).await? {
+                return Err(AccountError::Forbidden(
+                    "a block stands between a joiner and a seated player".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn seat_rows(
+    c: &CampaignRow,
+    members: &[String],
+    party: Option<&str>,
+    provider: &dyn PaymentProvider,
+    now: i64,
+) -> Vec<SeatRow> {
+    members
+        .iter()
+        .map(|m| SeatRow {
+            id: new_id(),
+            campaign_id: c.id.clone(),
+            account_id: m.clone(),
+            party_id: party.map(str::to_string),
+            status: "held".into(),
+            hold_expires_at: Some(now + HOLD_MS),
+            price_minor: c.price_minor,
+            currency: c.currency.clone(),
+            quote: c.quote.clone(),
+            provider: provider.name().into(),
+            refund_minor: 0,
+            created_at: now,
+        })
+        .collect()
+}
+
+/// Seats `rows` and starts their payment; `None` when they do not fit.
+async fn seat_and_pay(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    mut rows: Vec<SeatRow>,
+    now: i64,
+) -> Result<Option<Vec<SeatRow>>, AccountError> {
+    match store.take_seats(&rows, now).await {
+        Ok(Some(())) => {}
+        Ok(None) => return Ok(None),
+        Err(StoreError::Conflict(_)) => {
+            return Err(AccountError::Conflict(
+                "a joiner already holds a seat in this campaign".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if provider.start(&rows) == PaymentStart::Confirmed {
+        for r in &mut rows {
+            if store.confirm_seat(&r.id, now).await? {
+                r.status = "confirmed".into();
+                r.hold_expires_at = None;
+            }
+        }
+    }
+    Ok(Some(rows))
+}
+
+/// Joins a campaign: seats for me (or my whole party), or a waitlist place.
+pub async fn join(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    campaign_id: &str,
+    me: &str,
+    req: JoinRequest,
+    now: i64,
+) -> Result<JoinOutcome, AccountError> {
+    let c = store
+        .campaign(campaign_id)
+        .await?
+        .filter(|c| c.status != "draft")
+        .ok_or(AccountError::NotFound)?;
+    if c.status != "published" && c.status != "full" {
+        return Err(AccountError::Conflict(format!(
+            "the campaign is {}; it takes no players",
+            c.status
+        )));
+    }
+    if c.visibility != "public" {
+        return Err(AccountError::Forbidden(
+            "this campaign is invite-only".into(),
+        ));
+    }
+    let (members, party) = joiners(store, me, req.party).await?;
+    if members.contains(&c.gm_id) {
+        return Err(AccountError::Conflict(
+            "game masters do not take seats in their own campaigns".into(),
+        ));
+    }
+    if i64::try_from(members.len()).unwrap_or(i64::MAX) > c.max_players {
+        return Err(AccountError::Conflict(format!(
+            "the party has more members than the campaign has seats ({})",
+            c.max_players
+        )));
+    }
+    for m in &members {
+        if store.live_seat(&c.id, m).await?.is_some() {
+            return Err(AccountError::Conflict(
+                "a joiner already holds a seat in this campaign".into(),
+            ));
+        }
+    }
+    check_blocks(store, &c, &members).await?;
+    let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
+    if let Some(seated) = seat_and_pay(store, provider, rows, now).await? {
+        return Ok(JoinOutcome {
+            outcome: "seated".into(),
+            seats: seated.into_iter().map(Seat::from).collect(),
+            position: None,
+            payment: payment_label(provider),
+        });
+    }
+    // Full (or filled up meanwhile): wait in line.
+    let entry = WaitRow {
+        id: new_id(),
+        campaign_id: c.id.clone(),
+        account_id: me.to_string(),
+        party_id: party,
+        size: i64::try_from(members.len()).unwrap_or(1),
+        status: "waiting".into(),
+        created_at: now,
+    };
+    match store.join_waitlist(&entry, now).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(AccountError::Conflict(
+                "you are already on the waitlist".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let position = store.waiting(&c.id, me).await?.map(|(_, p)| p);
+    Ok(JoinOutcome {
+        outcome: "waitlisted".into(),
+        seats: Vec::new(),
+        position,
+        payment: payment_label(provider),
+    })
+}
+
+/// Leaves a campaign: my seat is released with a refund by policy (full
+/// before the first session; after it, for the sessions not yet played),
+/// or my waitlist place is given up. A freed seat goes down the waitlist.
+pub async fn leave(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    campaign_id: &str,
+    me: &str,
+    now: i64,
+) -> Result<Option<Seat>, AccountError> {
+    let c = store
+        .campaign(campaign_id)
+        .await?
+        .ok_or(AccountError::NotFound)?;
+    if let Some(s) = store.live_seat(campaign_id, me).await? {
+        let refund = refund_for(&c, &s, now);
+        if !store.release_seat(&s.id, refund, now).await? {
+            return Err(AccountError::Conflict(
+                "the seat was already released".into(),
+            ));
+        }
+        promote(store, provider, campaign_id, now).await?;
+        let mut s = s;
+        s.status = "released".into();
+        s.refund_minor = refund;
+        return Ok(Some(s.into()));
+    }
+    if let Some((w, _)) = store.waiting(campaign_id, me).await?
+        && store.end_wait(&w.id, "left", now).await?
+    {
+        return Ok(None);
+    }
+    Err(AccountError::NotFound)
+}
+
+/// The refund policy: everything before the first session (and for holds
+/// never paid nothing is owed), then the share of sessions not yet started.
+pub fn refund_for(c: &CampaignRow, s: &SeatRow, now: i64) -> i64 {
+    if s.status != "confirmed" {
+        return 0;
+    }
+    if now < c.first_session_at {
+        return s.price_minor;
+    }
+    let total = c.last_session_end - c.first_session_at;
+    if total <= 0 || now >= c.last_session_end {
+        return 0;
+    }
+    // Pro rata by remaining scheduled time, rounded down to the minor unit.
+    let remaining = i128::from(c.last_session_end - now);
+    i64::try_from(i128::from(s.price_minor) * remaining / i128::from(total)).unwrap_or(0)
+}
+
+/// Gives free seats to the head of the waitlist while it fits, with a new
+/// hold and a mail.
+pub async fn promote(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    campaign_id: &str,
+    now: i64,
+) -> Result<(), AccountError> {
+    while let Some(head) = store.waitlist_head(campaign_id).await? {
+        let Some(c) = store.campaign(campaign_id).await? else {
+            return Ok(());
+        };
+        if c.seats_taken + head.size > c.max_players || c.status != "published" {
+            return Ok(());
+        }
+        if !store.end_wait(&head.id, "promoted", now).await? {
+            continue;
+        }
+        let (members, party) = match &head.party_id {
+            Some(_) => joiners(store, &head.account_id, true)
+                .await
+                .unwrap_or_else(|_| (vec![head.account_id.clone()], None)),
+            None => (vec![head.account_id.clone()], None),
+        };
+        let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
+        match seat_and_pay(store, provider, rows, now).await {
+            Ok(Some(_)) => {
+                if let Some(a) = store.account_by_id(&head.account_id).await? {
+                    store
+                        .queue_mail(
+                            &new_id(),
+                            &a.email,
+                            &format!("A seat opened in {}", c.title),
+                            &format!(
+                                "Good news, {}: a seat opened in \"{}\" and it is yours.\n",
+                                a.handle, c.title
+                            ),
+                            now,
+                        )
+                        .await?;
+                }
+            }
+            // A concurrent join took the seat first: back in line, in the
+            // same place (the queue is ordered by when they joined).
+            Ok(None) => {
+                store.reopen_wait(&head.id, now).await?;
+                return Ok(());
+            }
+            // They hold a seat already: the place is spent.
+            Err(AccountError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

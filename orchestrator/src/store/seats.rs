@@ -1,0 +1,320 @@
+//! Queries for seats and waitlists. Seat counts change only through
+//! conditional updates inside the transaction that writes the seats, so
+//! concurrent joins can never sell more seats than a campaign has, on
+//! either database.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// A seat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatRow {
+    /// Id.
+    pub id: String,
+    /// The campaign.
+    pub campaign_id: String,
+    /// The player.
+    pub account_id: String,
+    /// The party it was taken with.
+    pub party_id: Option<String>,
+    /// held, confirmed or released.
+    pub status: String,
+    /// When a hold lapses, Unix ms.
+    pub hold_expires_at: Option<i64>,
+    /// Price paid, minor units.
+    pub price_minor: i64,
+    /// Currency.
+    pub currency: String,
+    /// The quote it was sold at, JSON.
+    pub quote: String,
+    /// test or stripe.
+    pub provider: String,
+    /// Refunded, minor units.
+    pub refund_minor: i64,
+    /// Taken, Unix ms.
+    pub created_at: i64,
+}
+
+/// A waitlist place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitRow {
+    /// Id.
+    pub id: String,
+    /// The campaign.
+    pub campaign_id: String,
+    /// The player (a party's leader).
+    pub account_id: String,
+    /// The party.
+    pub party_id: Option<String>,
+    /// Seats wanted.
+    pub size: i64,
+    /// waiting, promoted or left.
+    pub status: String,
+    /// Joined, Unix ms.
+    pub created_at: i64,
+}
+
+const SEAT_COLUMNS: &str = "id, campaign_id, account_id, party_id, status, hold_expires_at, \
+     price_minor, currency, quote, provider, refund_minor, created_at";
+
+fn seat(r: &sqlx::any::AnyRow) -> Result<SeatRow, sqlx::Error> {
+    Ok(SeatRow {
+        id: r.try_get("id")?,
+        campaign_id: r.try_get("campaign_id")?,
+        account_id: r.try_get("account_id")?,
+        party_id: r.try_get("party_id")?,
+        status: r.try_get("status")?,
+        hold_expires_at: r.try_get("hold_expires_at")?,
+        price_minor: r.try_get("price_minor")?,
+        currency: r.try_get("currency")?,
+        quote: r.try_get("quote")?,
+        provider: r.try_get("provider")?,
+        refund_minor: r.try_get("refund_minor")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn wait(r: &sqlx::any::AnyRow) -> Result<WaitRow, sqlx::Error> {
+    Ok(WaitRow {
+        id: r.try_get("id")?,
+        campaign_id: r.try_get("campaign_id")?,
+        account_id: r.try_get("account_id")?,
+        party_id: r.try_get("party_id")?,
+        size: r.try_get("size")?,
+        status: r.try_get("status")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Takes `seats.len()` seats of a published campaign at once, or none:
+    /// `None` when they do not fit (the campaign is full, or not open).
+    /// A player who already holds a seat there is a conflict.
+    pub async fn take_seats(&self, seats: &[SeatRow], now: i64) -> Result<Option<()>, StoreError> {
+        let Some(first) = seats.first() else {
+            return Ok(Some(()));
+        };
+        let n = i64::try_from(seats.len()).unwrap_or(i64::MAX);
+        let mut tx = self.pool().begin().await?;
+        let taken = sqlx::query(
+            "UPDATE campaigns SET seats_taken = seats_taken + $2, updated_at = $3, \
+             status = CASE WHEN seats_taken + $2 >= max_players THEN 'full' ELSE status END \
+             WHERE id = $1 AND status = 'published' AND seats_taken + $2 <= max_players",
+        )
+        .bind(&first.campaign_id)
+        .bind(n)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if taken.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        for s in seats {
+            let inserted = sqlx::query(
+                "INSERT INTO seats (id, campaign_id, account_id, party_id, status, hold_expires_at, \
+                 price_minor, currency, quote, provider, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+            )
+            .bind(&s.id)
+            .bind(&s.campaign_id)
+            .bind(&s.account_id)
+            .bind(&s.party_id)
+            .bind(&s.status)
+            .bind(s.hold_expires_at)
+            .bind(s.price_minor)
+            .bind(&s.currency)
+            .bind(&s.quote)
+            .bind(&s.provider)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_write);
+            if let Err(e) = inserted {
+                tx.rollback().await?;
+                return Err(e);
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(()))
+    }
+
+    /// A player's live (held or confirmed) seat in a campaign.
+    pub async fn live_seat(
+        &self,
+        campaign: &str,
+        account: &str,
+    ) -> Result<Option<SeatRow>, StoreError> {
+        let sql = format!(
+            "SELECT {SEAT_COLUMNS} FROM seats WHERE campaign_id = $1 AND account_id = $2 \
+             AND status IN ('held', 'confirmed')"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(campaign)
+            .bind(account)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(seat).transpose()?)
+    }
+
+    /// Live seats of a campaign, oldest first.
+    pub async fn live_seats(&self, campaign: &str) -> Result<Vec<SeatRow>, StoreError> {
+        let sql = format!(
+            "SELECT {SEAT_COLUMNS} FROM seats WHERE campaign_id = $1 \
+             AND status IN ('held', 'confirmed') ORDER BY created_at, id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(campaign)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(seat).collect::<Result<_, _>>()?)
+    }
+
+    /// Confirms a held seat (payment arrived); false if it was not held.
+    pub async fn confirm_seat(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE seats SET status = 'confirmed', hold_expires_at = NULL, updated_at = $2 \
+             WHERE id = $1 AND status = 'held'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Releases a live seat with a refund, giving its place back to the
+    /// campaign (a full campaign opens again). False if it was not live.
+    pub async fn release_seat(
+        &self,
+        id: &str,
+        refund_minor: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let released = sqlx::query(
+            "UPDATE seats SET status = 'released', refund_minor = $2, hold_expires_at = NULL, \
+             updated_at = $3 WHERE id = $1 AND status IN ('held', 'confirmed')",
+        )
+        .bind(id)
+        .bind(refund_minor)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if released.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE campaigns SET seats_taken = seats_taken - 1, updated_at = $2, \
+             status = CASE WHEN status = 'full' THEN 'published' ELSE status END \
+             WHERE id = (SELECT campaign_id FROM seats WHERE id = $1)",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Adds a waitlist place; a player already waiting is a conflict.
+    pub async fn join_waitlist(&self, w: &WaitRow, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO waitlist (id, campaign_id, account_id, party_id, size, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $6)",
+        )
+        .bind(&w.id)
+        .bind(&w.campaign_id)
+        .bind(&w.account_id)
+        .bind(&w.party_id)
+        .bind(w.size)
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map_err(StoreError::from_write)?;
+        Ok(())
+    }
+
+    /// A player's waiting place in a campaign's queue, with its 1-based
+    /// position.
+    pub async fn waiting(
+        &self,
+        campaign: &str,
+        account: &str,
+    ) -> Result<Option<(WaitRow, i64)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, campaign_id, account_id, party_id, size, status, created_at FROM waitlist \
+             WHERE campaign_id = $1 AND account_id = $2 AND status = 'waiting'",
+        )
+        .bind(campaign)
+        .bind(account)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(w) = row.as_ref().map(wait).transpose()? else {
+            return Ok(None);
+        };
+        let ahead: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM waitlist WHERE campaign_id = $1 AND status = 'waiting' \
+             AND (created_at < $2 OR (created_at = $2 AND id < $3))",
+        )
+        .bind(campaign)
+        .bind(w.created_at)
+        .bind(&w.id)
+        .fetch_one(self.pool())
+        .await?
+        .try_get("n")?;
+        Ok(Some((w, ahead + 1)))
+    }
+
+    /// The first waiting place of a campaign's queue.
+    pub async fn waitlist_head(&self, campaign: &str) -> Result<Option<WaitRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, campaign_id, account_id, party_id, size, status, created_at FROM waitlist \
+             WHERE campaign_id = $1 AND status = 'waiting' ORDER BY created_at, id LIMIT 1",
+        )
+        .bind(campaign)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(wait).transpose()?)
+    }
+
+    /// Moves a waiting place to `to` (promoted or left); false if it was
+    /// no longer waiting.
+    pub async fn end_wait(&self, id: &str, to: &str, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE waitlist SET status = $2, updated_at = $3 WHERE id = $1 AND status = 'waiting'",
+        )
+        .bind(id)
+        .bind(to)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Puts a promoted place back in the queue, where it was.
+    pub async fn reopen_wait(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE waitlist SET status = 'waiting', updated_at = $2 WHERE id = $1 AND status = 'promoted'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Waiting places of a campaign in queue order.
+    pub async fn waitlist(&self, campaign: &str) -> Result<Vec<WaitRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, campaign_id, account_id, party_id, size, status, created_at FROM waitlist \
+             WHERE campaign_id = $1 AND status = 'waiting' ORDER BY created_at, id",
+        )
+        .bind(campaign)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(wait).collect::<Result<_, _>>()?)
+    }
+}

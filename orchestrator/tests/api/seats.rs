@@ -1,0 +1,384 @@
+//! Seats, waitlists, parties joining together, blocks, refunds, and
+//! contended joins.
+
+use orchestrator::accounts::{Role, TokenKeys};
+use orchestrator::http::RateLimits;
+use orchestrator::store::accounts::AccountRow;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+
+/// A published campaign of `players` seats starting 2027-01-01; returns its id.
+async fn campaign(app: &TestApp, players: u32) -> (String, String) {
+    let (gm_id, _) = app.user("keeper").await;
+    app.store.set_role(&gm_id, "gm", 0).await.unwrap();
+    let gm = app.log_in("keeper").await.0;
+    let (status, c) = app
+        .json(
+            Method::POST,
+            "/api/v1/campaigns",
+            Some(&gm),
+            Some(json!({
+                "title": "Seat Test",
+                "settings": {"players": players, "galaxy": "small", "difficulty": "normal",
+                             "mode": "conquest", "species_pool": null, "generator_version": "v1"},
+                "seed": 7, "llm_tier": "ollama", "min_players": 2, "visibility": "public",
+                "schedule": {"kind": "weekly", "weekdays": ["saturday"], "start_time": "18:00",
+                             "session_hours": 2, "time_zone": "UTC", "starts_on": "2027-01-02", "weeks": 4}
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/campaigns/{id}/publish"),
+            Some(&gm),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    (id, gm)
+}
+
+async fn join(app: &TestApp, id: &str, token: &str, party: bool) -> (StatusCode, Value) {
+    app.json(
+        Method::POST,
+        &format!("/api/v1/campaigns/{id}/join"),
+        Some(token),
+        Some(json!({"party": party})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_player_takes_a_confirmed_seat_once_at_the_quoted_price() {
+    let app = spawn_app().await;
+    let (id, gm) = campaign(&app, 4).await;
+    let (_, nova) = app.user("nova").await;
+    let (status, out) = join(&app, &id, &nova, false).await;
+    assert_eq!(status, StatusCode::CREATED, "{out}");
+    assert_eq!(out["outcome"], "seated");
+    assert_eq!(out["payment"], "test mode: no real money");
+    assert_eq!(out["seats"][0]["status"], "confirmed");
+    let (_, c) = app
+        .json(
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}"),
+            Some(&nova),
+            None,
+        )
+        .await;
+    assert_eq!(out["seats"][0]["price_minor"], c["price_minor"]);
+    assert_eq!(c["seats_taken"], 1);
+    let (status, _) = join(&app, &id, &nova, false).await;
+    assert_eq!(status, StatusCode::CONFLICT, "joining twice");
+    let (status, _) = join(&app, &id, &gm, false).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "the game master does not play"
+    );
+    let (_, roster) = app
+        .json(
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}/roster"),
+            Some(&gm),
+            None,
+        )
+        .await;
+    assert_eq!(roster["seats"].as_array().unwrap().len(), 1);
+    let (status, _) = app
+        .json(
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}/roster"),
+            Some(&nova),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the roster is the game master's"
+    );
+    // Leaving before the first session refunds in full.
+    let (status, seat) = app
+        .json(
+            Method::DELETE,
+            &format!("/api/v1/campaigns/{id}/seat"),
+            Some(&nova),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(seat["refund_minor"], c["price_minor"]);
+    let (status, _) = app
+        .json(
+            Method::DELETE,
+            &format!("/api/v1/campaigns/{id}/seat"),
+            Some(&nova),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_full_campaign_waitlists_in_order_and_a_freed_seat_goes_to_the_head() {
+    let app = spawn_app().await;
+    let (id, _) = campaign(&app, 2).await;
+    let mut tokens = Vec::new();
+    for h in ["ann", "bob", "cyd", "dee"] {
+        tokens.push(app.user(h).await.1);
+    }
+    for t in &tokens[..2] {
+        assert_eq!(join(&app, &id, t, false).await.0, StatusCode::CREATED);
+    }
+    let (_, c) = app
+        .json(
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}"),
+            Some(&tokens[0]),
+            None,
+        )
+        .await;
+    assert_eq!(c["status"], "full");
+    let (status, w) = join(&app, &id, &tokens[2], false).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(
+        (w["outcome"].as_str(), w["position"].as_i64()),
+        (Some("waitlisted"), Some(1))
+    );
+    let (_, w) = join(&app, &id, &tokens[3], false).await;
+    assert_eq!(w["position"], 2);
+    let (status, _) = join(&app, &id, &tokens[3], false).await;
+    assert_eq!(status, StatusCode::CONFLICT, "already waiting");
+    // Ann leaves: Cyd, first in line, gets the seat and a mail.
+    app.call(
+        Method::DELETE,
+        &format!("/api/v1/campaigns/{id}/seat"),
+        Some(&tokens[0]),
+        None,
+    )
+    .await;
+    let (status, _) = join(&app, &id, &tokens[2], false).await;
+    assert_eq!(status, StatusCode::CONFLICT, "Cyd holds a seat now");
+    let mail = app.store.unsent_mail(100).await.unwrap();
+    assert!(
+        mail.iter()
+            .any(|m| m.1 == "cyd@example.com" && m.2.contains("A seat opened"))
+    );
+    let (_, c) = app
+        .json(
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}"),
+            Some(&tokens[0]),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (c["seats_taken"].as_i64(), c["status"].as_str()),
+        (Some(2), Some("full"))
+    );
+    // Dee gives up her place.
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/campaigns/{id}/seat"),
+            Some(&tokens[3]),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn a_party_joins_all_together_or_waits_together() {
+    let app = spawn_app().await;
+    let (id, _) = campaign(&app, 3).await;
+    let (_, lead) = app.user("lead").await;
+    let mut members = Vec::new();
+    for h in ["mem1", "mem2"] {
+        let (_, t) = app.user(h).await;
+        let (_, req) = app
+            .json(
+                Method::POST,
+                "/api/v1/me/friends",
+                Some(&lead),
+                Some(json!({"handle": h})),
+            )
+            .await;
+        app.call(
+            Method::POST,
+            &format!("/api/v1/me/friends/{}/accept", req["id"].as_str().unwrap()),
+            Some(&t),
+            None,
+        )
+        .await;
+        members.push((h, t));
+    }
+    let (_, party) = app
+        .json(Method::POST, "/api/v1/parties", Some(&lead), None)
+        .await;
+    let pid = party["id"].as_str().unwrap();
+    for (h, t) in &members {
+        app.json(
+            Method::POST,
+            &format!("/api/v1/parties/{pid}/invites"),
+            Some(&lead),
+            Some(json!({"handle": h})),
+        )
+        .await;
+        app.call(
+            Method::POST,
+            &format!("/api/v1/parties/{pid}/accept"),
+            Some(t),
+            None,
+        )
+        .await;
+    }
+    // A member cannot join for the party.
+    let (status, _) = join(&app, &id, &members[0].1, true).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // One seat goes to a stranger: 2 left, the party of 3 waits as one.
+    let (_, stranger) = app.user("solo").await;
+    assert_eq!(
+        join(&app, &id, &stranger, false).await.0,
+        StatusCode::CREATED
+    );
+    let (status, w) = join(&app, &id, &lead, true).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{w}");
+    assert!(
+        w["seats"].as_array().unwrap().is_empty(),
+        "none of them seated"
+    );
+    // The stranger leaves: all three are seated together.
+    app.call(
+        Method::DELETE,
+        &format!("/api/v1/campaigns/{id}/seat"),
+        Some(&stranger),
+        None,
+    )
+    .await;
+    for (_, t) in &members {
+        assert_eq!(
+            join(&app, &id, t, false).await.0,
+            StatusCode::CONFLICT,
+            "seated with the party"
+        );
+    }
+}
+
+#[tokio::test]
+async fn nobody_is_seated_alongside_someone_who_blocks_them() {
+    let app = spawn_app().await;
+    let (id, _) = campaign(&app, 4).await;
+    let (_, nova) = app.user("nova").await;
+    let (_, troll) = app.user("troll").await;
+    assert_eq!(join(&app, &id, &nova, false).await.0, StatusCode::CREATED);
+    app.json(
+        Method::POST,
+        "/api/v1/me/blocks",
+        Some(&nova),
+        Some(json!({"handle": "troll"})),
+    )
+    .await;
+    let (status, err) = join(&app, &id, &troll, false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
+    // Nor in a campaign whose game master blocks them.
+    let (_, outcast) = app.user("outcast").await;
+    let keeper = app.log_in("keeper").await.0;
+    app.json(
+        Method::POST,
+        "/api/v1/me/blocks",
+        Some(&keeper),
+        Some(json!({"handle": "outcast"})),
+    )
+    .await;
+    let (status, _) = join(&app, &id, &outcast, false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Anyone else still gets in.
+    let (_, other) = app.user("other").await;
+    assert_eq!(join(&app, &id, &other, false).await.0, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_thousand_concurrent_joins_fill_ten_seats_and_waitlist_the_rest() {
+    let app = spawn_app_with(RateLimits {
+        auth_burst: 1_000,
+        general_burst: 100_000,
+        general_period_ms: 1,
+        ..RateLimits::default()
+    })
+    .await;
+    let (id, _) = campaign(&app, 10).await;
+    // Accounts straight into the store and tokens signed with the test key:
+    // this test is about seats, not sign-up.
+    let keys = TokenKeys::new(&[42; 32]);
+    let now = app.now.load(std::sync::atomic::Ordering::SeqCst);
+    let mut tokens = Vec::new();
+    for i in 0..1000 {
+        let account = AccountRow {
+            id: format!("load-{i:04}"),
+            email: format!("load{i}@example.com"),
+            handle: format!("load{i}"),
+            password_hash: "!".into(),
+            role: "player".into(),
+            email_verified: true,
+            display_name: format!("load{i}"),
+            created_at: now,
+            standing: "active".into(),
+            suspended_until: None,
+            totp_enabled: false,
+        };
+        app.store.insert_account(&account, now).await.unwrap();
+        tokens.push(
+            keys.issue(&account.id, Role::Player, "s", false, now)
+                .unwrap(),
+        );
+    }
+    let joins = tokens.iter().map(|t| {
+        let client = app.client.clone();
+        let url = format!("{}/api/v1/campaigns/{id}/join", app.address);
+        let t = t.clone();
+        async move {
+            client
+                .post(url)
+                .bearer_auth(t)
+                .json(&json!({}))
+                .send()
+                .await
+                .map(|r| r.status())
+        }
+    });
+    let statuses = futures_util::future::join_all(joins).await;
+    let count = |s: StatusCode| {
+        statuses
+            .iter()
+            .filter(|r| matches!(r, Ok(x) if *x == s))
+            .count()
+    };
+    assert_eq!(
+        count(StatusCode::CREATED),
+        10,
+        "exactly the seats there are"
+    );
+    assert_eq!(
+        count(StatusCode::ACCEPTED),
+        990,
+        "everyone else waits: {statuses:?}"
+    );
+    let (_, c) = app
+        .json(
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}"),
+            Some(&tokens[0]),
+            None,
+        )
+        .await;
+    assert_eq!(c["seats_taken"], 10);
+    assert_eq!(app.store.live_seats(&id).await.unwrap().len(), 10);
+    assert_eq!(app.store.waitlist(&id).await.unwrap().len(), 990);
+}
