@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
-use super::json::{Json, Query};
+use super::json::{Json, Query, cursor};
 use super::{AdminUser, AppState};
 use crate::accounts::Role;
 use crate::safety::{self, Decision, Report};
@@ -256,21 +256,9 @@ pub async fn audit_log(
             message: "must be 1 to 200".into(),
         });
     }
-    let before = match q.cursor {
-        None => None,
-        Some(c) => {
-            let bad = || ApiError::Invalid {
-                field: "cursor".into(),
-                message: "use the next value of a previous page".into(),
-            };
-            let (at, id) = c.split_once('_').ok_or_else(bad)?;
-            Some((at.parse::<i64>().map_err(|_| bad())?, id.to_string()))
-        }
-    };
+    let before = cursor::parse(q.cursor.as_deref())?;
     let rows = state.store.audit_page(before, limit).await?;
-    let next = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|r| format!("{}_{}", r.created_at, r.id)))
-        .flatten();
+    let next = cursor::next(&rows, limit, |r| (r.created_at, r.id.as_str()));
     Ok(axum::Json(AuditPage {
         entries: rows
             .into_iter()

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
-use super::json::{Json, Query};
+use super::json::{Json, Query, cursor};
 use super::{AppState, AuthUser};
 use crate::accounts::Role;
 use crate::campaigns::{self, Campaign, NewCampaign, Preview};
@@ -348,19 +348,7 @@ pub async fn discover(
     if !(1..=100).contains(&limit) {
         return Err(bad("limit", "must be 1 to 100"));
     }
-    let after = match q.cursor {
-        None => None,
-        Some(c) => {
-            let (k, id) = c
-                .split_once('_')
-                .ok_or_else(|| bad("cursor", "use the next value of a previous page"))?;
-            Some((
-                k.parse::<i64>()
-                    .map_err(|_| bad("cursor", "use the next value of a previous page"))?,
-                id.to_string(),
-            ))
-        }
-    };
+    let after = cursor::parse(q.cursor.as_deref())?;
     let filter = CampaignFilter {
         mode,
         tier,
@@ -371,17 +359,13 @@ pub async fn discover(
         starts_before: q.starts_before,
     };
     let rows = state.store.discover(&filter, sort, after, limit).await?;
-    let next = (rows.len() as i64 == limit)
-        .then(|| {
-            rows.last().map(|r| {
-                let key = match sort {
-                    CampaignSort::Start => r.first_session_at,
-                    CampaignSort::Price => r.price_minor,
-                };
-                format!("{key}_{}", r.id)
-            })
-        })
-        .flatten();
+    let next = cursor::next(&rows, limit, |r| {
+        let key = match sort {
+            CampaignSort::Start => r.first_session_at,
+            CampaignSort::Price => r.price_minor,
+        };
+        (key, r.id.as_str())
+    });
     Ok(axum::Json(CampaignPage {
         campaigns: rows
             .into_iter()

@@ -44,3 +44,39 @@ where
         Ok(Query(value))
     }
 }
+
+/// Keyset paging cursors: `<sort key>_<id>` of the last row of a page.
+pub mod cursor {
+    use super::ApiError;
+
+    /// The cursor after a row with this sort key and id.
+    pub fn after(key: i64, id: &str) -> String {
+        format!("{key}_{id}")
+    }
+
+    /// Reads a cursor given back by a client (422 naming `cursor` if it is
+    /// not one this API made).
+    pub fn parse(cursor: Option<&str>) -> Result<Option<(i64, String)>, ApiError> {
+        let Some(c) = cursor else { return Ok(None) };
+        let bad = || ApiError::Invalid {
+            field: "cursor".into(),
+            message: "use the next value of a previous page".into(),
+        };
+        let (key, id) = c.split_once('_').ok_or_else(bad)?;
+        Ok(Some((
+            key.parse::<i64>().map_err(|_| bad())?,
+            id.to_string(),
+        )))
+    }
+
+    /// The next page's cursor: only when this page came back full.
+    pub fn next<T>(rows: &[T], limit: i64, key: impl Fn(&T) -> (i64, &str)) -> Option<String> {
+        if rows.len() as i64 != limit {
+            return None;
+        }
+        rows.last().map(|r| {
+            let (k, id) = key(r);
+            after(k, id)
+        })
+    }
+}
