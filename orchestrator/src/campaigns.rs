@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::accounts::{AccountError, invalid, new_id};
 use crate::pricing::{LlmTier, PriceBook, Quote, QuoteRequest, quote};
-use crate::schedule::{Schedule, ScheduleSpec};
+use crate::schedule::{CalendarEvent, Schedule, ScheduleSpec, Session};
 use crate::store::Store;
 use crate::store::campaigns::CampaignRow;
 
@@ -353,4 +353,28 @@ pub fn parse_mode(s: &str) -> Result<String, AccountError> {
                 "must be conquest, diplomacy, exploration or survival",
             )
         })
+}
+
+/// A campaign's sessions, from its stored schedule.
+pub fn sessions_of(row: &CampaignRow) -> Result<Vec<Session>, AccountError> {
+    let spec: ScheduleSpec = serde_json::from_str(&row.schedule)
+        .map_err(|e| AccountError::Hashing(format!("stored schedule: {e}")))?;
+    let schedule = Schedule::parse(&spec)
+        .map_err(|e| AccountError::Hashing(format!("stored schedule: {e}")))?;
+    Ok(schedule.sessions())
+}
+
+/// Calendar entries for a campaign's sessions (stable ids per session).
+pub fn calendar_events(row: &CampaignRow) -> Result<Vec<CalendarEvent>, AccountError> {
+    let sessions = sessions_of(row)?;
+    let total = sessions.len();
+    Ok(sessions
+        .into_iter()
+        .map(|s| CalendarEvent {
+            uid: format!("{}-{}@startales", row.id, s.index),
+            summary: format!("{} (session {} of {total})", row.title, s.index + 1),
+            description: format!("Startales campaign \"{}\".", row.title),
+            session: s,
+        })
+        .collect())
 }

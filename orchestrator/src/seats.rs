@@ -72,6 +72,8 @@ pub struct JoinOutcome {
     pub position: Option<i64>,
     /// The payment mode, e.g. "test mode: no real money".
     pub payment: String,
+    /// Other campaigns of mine whose sessions overlap this one's.
+    pub conflicts: Vec<String>,
 }
 
 /// A seat as its player sees it.
@@ -276,12 +278,14 @@ pub async fn join(
     }
     check_blocks(store, &c, &members).await?;
     let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
+    let conflicts = conflicts(store, &c, me).await?;
     if let Some(seated) = seat_and_pay(store, provider, rows, now).await? {
         return Ok(JoinOutcome {
             outcome: "seated".into(),
             seats: seated.into_iter().map(Seat::from).collect(),
             position: None,
             payment: payment_label(provider),
+            conflicts,
         });
     }
     // Full (or filled up meanwhile): wait in line.
@@ -309,7 +313,27 @@ pub async fn join(
         seats: Vec::new(),
         position,
         payment: payment_label(provider),
+        conflicts,
     })
+}
+
+/// Titles of my other campaigns with a session overlapping one of `c`'s.
+async fn conflicts(store: &Store, c: &CampaignRow, me: &str) -> Result<Vec<String>, AccountError> {
+    let mine = crate::campaigns::sessions_of(c)?;
+    let mut out = Vec::new();
+    for s in store.seats_of(me).await? {
+        if s.campaign_id == c.id {
+            continue;
+        }
+        let Some(other) = store.campaign(&s.campaign_id).await? else {
+            continue;
+        };
+        let theirs = crate::campaigns::sessions_of(&other)?;
+        if !crate::schedule::conflicts(&mine, &theirs).is_empty() {
+            out.push(other.title);
+        }
+    }
+    Ok(out)
 }
 
 /// Leaves a campaign: my seat is released with a refund by policy (full
@@ -345,6 +369,72 @@ pub async fn leave(
         return Ok(None);
     }
     Err(AccountError::NotFound)
+}
+
+/// Releases a seat with a refund, audits the money, and promotes the
+/// waitlist.
+async fn release(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    mut s: SeatRow,
+    refund: i64,
+    actor: &str,
+    why: &str,
+    now: i64,
+) -> Result<Seat, AccountError> {
+    if !store.release_seat(&s.id, refund, now).await? {
+        return Err(AccountError::Conflict(
+            "the seat was already released".into(),
+        ));
+    }
+    crate::safety::audit(
+        store,
+        Some(actor),
+        "seat.release",
+        "seat",
+        &s.id,
+        serde_json::json!({
+            "campaign": s.campaign_id, "account": s.account_id, "reason": why,
+            "refund_minor": refund, "currency": s.currency,
+        }),
+        now,
+    )
+    .await?;
+    promote(store, provider, &s.campaign_id, now).await?;
+    s.status = "released".into();
+    s.refund_minor = refund;
+    Ok(s.into())
+}
+
+/// The game master removes a player: the seat is released with a full
+/// refund (for a paid seat) and the waitlist moves up.
+pub async fn remove_player(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    c: &CampaignRow,
+    gm: &str,
+    account: &str,
+    now: i64,
+) -> Result<Seat, AccountError> {
+    let s = store
+        .live_seat(&c.id, account)
+        .await?
+        .ok_or(AccountError::NotFound)?;
+    let refund = if s.status == "confirmed" {
+        s.price_minor
+    } else {
+        0
+    };
+    release(
+        store,
+        provider,
+        s,
+        refund,
+        gm,
+        "removed by the game master",
+        now,
+    )
+    .await
 }
 
 /// The refund policy: everything before the first session (and for holds

@@ -30,6 +30,99 @@ pub fn routes() -> Router<AppState> {
         .route("/campaigns/{id}/join", post(join))
         .route("/campaigns/{id}/seat", axum::routing::delete(leave))
         .route("/campaigns/{id}/roster", get(roster))
+        .route(
+            "/campaigns/{id}/roster/{account_id}",
+            axum::routing::delete(remove_player),
+        )
+        .route("/campaigns/{id}/calendar.ics", get(campaign_calendar))
+        .route("/me/calendar.ics", get(my_calendar))
+}
+
+/// Remove a player (its game master): full refund of a paid seat; the
+/// waitlist moves up.
+#[utoipa::path(delete, path = "/api/v1/campaigns/{id}/roster/{account_id}", tag = "campaigns", params(("id" = String, Path), ("account_id" = String, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Seat, description = "released, with the refund"),
+    (status = 404, body = ErrorBody, description = "not my campaign, or no such seat")
+))]
+pub async fn remove_player(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((id, account_id)): Path<(String, String)>,
+) -> Result<axum::Json<Seat>, ApiError> {
+    let c = campaigns::managed(&state.store, &id, &user.id, user.role == Role::Admin).await?;
+    let seat = seats::remove_player(
+        &state.store,
+        &LocalProvider,
+        &c,
+        &user.id,
+        &account_id,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(axum::Json(seat))
+}
+
+fn ics(body: String) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/calendar; charset=utf-8",
+        )],
+        body,
+    )
+}
+
+/// A campaign's sessions as an iCalendar feed (times in UTC; calendar apps
+/// show them in the viewer's zone).
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}/calendar.ics", tag = "campaigns", params(("id" = String, Path)), security(("bearer" = [])), responses(
+    (status = 200, description = "the feed", content_type = "text/calendar"),
+    (status = 404, body = ErrorBody)
+))]
+pub async fn campaign_calendar(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let c = state.store.campaign(&id).await?.ok_or(ApiError::NotFound)?;
+    if c.status == "draft" && c.gm_id != user.id && user.role != Role::Admin {
+        return Err(ApiError::NotFound);
+    }
+    let events = campaigns::calendar_events(&c)?;
+    Ok(ics(crate::schedule::ics_feed(
+        &c.title,
+        &events,
+        state.clock.now(),
+    )))
+}
+
+/// All my sessions (campaigns I hold a seat in or run) as one feed.
+#[utoipa::path(get, path = "/api/v1/me/calendar.ics", tag = "campaigns", security(("bearer" = [])), responses(
+    (status = 200, description = "the feed", content_type = "text/calendar")
+))]
+pub async fn my_calendar(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let mut events = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for s in state.store.seats_of(&user.id).await? {
+        if seen.insert(s.campaign_id.clone())
+            && let Some(c) = state.store.campaign(&s.campaign_id).await?
+        {
+            events.extend(campaigns::calendar_events(&c)?);
+        }
+    }
+    for c in state.store.campaigns_of(&user.id).await? {
+        if c.status != "cancelled" && seen.insert(c.id.clone()) {
+            events.extend(campaigns::calendar_events(&c)?);
+        }
+    }
+    events.sort_by_key(|e| e.session.starts_at_ms);
+    Ok(ics(crate::schedule::ics_feed(
+        "My Startales sessions",
+        &events,
+        state.clock.now(),
+    )))
 }
 
 /// Join: seats for me (or, with `party`, my whole party: all or none), or a

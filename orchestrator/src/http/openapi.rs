@@ -70,6 +70,9 @@ use super::AppState;
         super::campaigns::join,
         super::campaigns::leave,
         super::campaigns::roster,
+        super::campaigns::remove_player,
+        super::campaigns::campaign_calendar,
+        super::campaigns::my_calendar,
     ),
     modifiers(&BearerAuth),
     tags(

@@ -171,6 +171,19 @@ impl Store {
         Ok(rows.iter().map(seat).collect::<Result<_, _>>()?)
     }
 
+    /// An account's live seats in any campaign.
+    pub async fn seats_of(&self, account: &str) -> Result<Vec<SeatRow>, StoreError> {
+        let sql = format!(
+            "SELECT {SEAT_COLUMNS} FROM seats WHERE account_id = $1 \
+             AND status IN ('held', 'confirmed') ORDER BY created_at, id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(seat).collect::<Result<_, _>>()?)
+    }
+
     /// Confirms a held seat (payment arrived); false if it was not held.
     pub async fn confirm_seat(&self, id: &str, now: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(

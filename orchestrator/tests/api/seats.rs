@@ -382,3 +382,109 @@ async fn a_thousand_concurrent_joins_fill_ten_seats_and_waitlist_the_rest() {
     assert_eq!(app.store.live_seats(&id).await.unwrap().len(), 10);
     assert_eq!(app.store.waitlist(&id).await.unwrap().len(), 990);
 }
+
+#[tokio::test]
+async fn the_game_master_removes_a_player_with_a_full_refund_on_the_audit_log() {
+    let app = spawn_app().await;
+    let (id, gm) = campaign(&app, 2).await;
+    let (nova_id, nova) = app.user("nova").await;
+    let (_, vega) = app.user("vega").await;
+    let (_, wait) = app.user("wait").await;
+    join(&app, &id, &nova, false).await;
+    join(&app, &id, &vega, false).await;
+    assert_eq!(join(&app, &id, &wait, false).await.0, StatusCode::ACCEPTED);
+    let path = format!("/api/v1/campaigns/{id}/roster/{nova_id}");
+    let (status, _) = app.json(Method::DELETE, &path, Some(&vega), None).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "only the game master removes"
+    );
+    let (status, seat) = app.json(Method::DELETE, &path, Some(&gm), None).await;
+    assert_eq!(status, StatusCode::OK, "{seat}");
+    assert_eq!(seat["status"], "released");
+    assert_eq!(seat["refund_minor"], seat["price_minor"]);
+    let (status, _) = app.json(Method::DELETE, &path, Some(&gm), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The waiting player moved up.
+    let (_, roster) = app
+        .json(
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}/roster"),
+            Some(&gm),
+            None,
+        )
+        .await;
+    assert_eq!(roster["seats"].as_array().unwrap().len(), 2);
+    assert_eq!(roster["waitlist"], json!([]));
+    let entries = app.store.audit_page(None, 10).await.unwrap();
+    let release = entries.iter().find(|e| e.action == "seat.release").unwrap();
+    assert!(release.details.contains("removed by the game master"));
+}
+
+#[tokio::test]
+async fn calendars_list_the_sessions_and_joins_warn_of_overlaps() {
+    let app = spawn_app().await;
+    let (id, gm) = campaign(&app, 4).await;
+    let (_, nova) = app.user("nova").await;
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}/calendar.ics"),
+            Some(&nova),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let feed = r.text().await.unwrap();
+    assert!(feed.starts_with("BEGIN:VCALENDAR\r\n"));
+    assert_eq!(
+        feed.matches("BEGIN:VEVENT").count(),
+        4,
+        "four weekly sessions"
+    );
+    assert!(feed.contains("DTSTART:20270102T180000Z"));
+    // A second campaign at the same hour: joining both warns.
+    let (status, c2) = app
+        .json(
+            Method::POST,
+            "/api/v1/campaigns",
+            Some(&gm),
+            Some(json!({
+                "title": "Same Night",
+                "settings": {"players": 4, "galaxy": "small", "difficulty": "normal",
+                             "mode": "survival", "species_pool": null, "generator_version": "v1"},
+                "seed": 8, "llm_tier": "ollama", "min_players": 2, "visibility": "public",
+                "schedule": {"kind": "weekly", "weekdays": ["saturday"], "start_time": "19:00",
+                             "session_hours": 2, "time_zone": "UTC", "starts_on": "2027-01-09", "weeks": 4}
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{c2}");
+    let id2 = c2["id"].as_str().unwrap();
+    app.call(
+        Method::POST,
+        &format!("/api/v1/campaigns/{id2}/publish"),
+        Some(&gm),
+        None,
+    )
+    .await;
+    let (_, first) = join(&app, &id, &nova, false).await;
+    assert_eq!(first["conflicts"], json!([]));
+    let (status, second) = join(&app, id2, &nova, false).await;
+    assert_eq!(status, StatusCode::CREATED, "a warning, not a refusal");
+    assert_eq!(second["conflicts"], json!(["Seat Test"]));
+    let feed = app
+        .call(Method::GET, "/api/v1/me/calendar.ics", Some(&nova), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(feed.matches("BEGIN:VEVENT").count(), 8);
+}
