@@ -107,6 +107,10 @@ pub struct Campaign {
     pub created_at: i64,
     /// Published, Unix ms.
     pub published_at: Option<i64>,
+    /// The invite code of an invite-only campaign: shown once, when it is
+    /// made (at creation or rotation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invite_code: Option<String>,
 }
 
 impl Campaign {
@@ -137,7 +141,40 @@ impl Campaign {
             status: r.status,
             created_at: r.created_at,
             published_at: r.published_at,
+            invite_code: None,
         }
+    }
+}
+
+/// Makes a new invite code for a campaign, replacing (revoking) the old.
+pub async fn rotate_invite_code(
+    store: &Store,
+    row: &CampaignRow,
+    now: i64,
+) -> Result<String, AccountError> {
+    if row.visibility != "invite" {
+        return Err(AccountError::Conflict(
+            "only invite-only campaigns have invite codes".into(),
+        ));
+    }
+    let code = crate::accounts::tokens::random_token();
+    store
+        .set_invite_code(&row.id, &crate::accounts::tokens::hash_token(&code), now)
+        .await?;
+    Ok(code)
+}
+
+/// Whether `code` opens an invite-only campaign.
+pub async fn invite_code_opens(
+    store: &Store,
+    row: &CampaignRow,
+    code: Option<&str>,
+) -> Result<bool, AccountError> {
+    match code {
+        Some(c) if !c.trim().is_empty() => Ok(store
+            .invite_code_matches(&row.id, &crate::accounts::tokens::hash_token(c.trim()))
+            .await?),
+        _ => Ok(false),
     }
 }
 
@@ -240,7 +277,14 @@ pub async fn create(
         published_at: None,
     };
     store.insert_campaign(&row, now).await?;
-    Ok(Campaign::from_row(row, Some(gm)))
+    let code = if row.visibility == "invite" {
+        Some(rotate_invite_code(store, &row, now).await?)
+    } else {
+        None
+    };
+    let mut c = Campaign::from_row(row, Some(gm));
+    c.invite_code = code;
+    Ok(c)
 }
 
 /// A campaign its game master (or an admin) may manage.

@@ -59,6 +59,9 @@ pub struct JoinRequest {
     /// Join with my whole party (I must lead it).
     #[serde(default)]
     pub party: bool,
+    /// The invite code, for invite-only campaigns.
+    #[serde(default)]
+    pub invite_code: Option<String>,
 }
 
 /// What a join did.
@@ -252,9 +255,11 @@ pub async fn join(
             c.status
         )));
     }
-    if c.visibility != "public" {
+    if c.visibility != "public"
+        && !crate::campaigns::invite_code_opens(store, &c, req.invite_code.as_deref()).await?
+    {
         return Err(AccountError::Forbidden(
-            "this campaign is invite-only".into(),
+            "this campaign is invite-only: a valid invite code is needed".into(),
         ));
     }
     let (members, party) = joiners(store, me, req.party).await?;

@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(remove_player),
         )
         .route("/campaigns/{id}/calendar.ics", get(campaign_calendar))
+        .route("/campaigns/{id}/invite-code", post(rotate_invite_code))
         .route("/me/calendar.ics", get(my_calendar))
 }
 
@@ -60,6 +61,30 @@ pub async fn remove_player(
     )
     .await?;
     Ok(axum::Json(seat))
+}
+
+/// A new invite code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InviteCode {
+    /// Share it with the players you invite; it is shown only now.
+    pub invite_code: String,
+}
+
+/// Make a new invite code for an invite-only campaign; the old one stops
+/// working (its game master).
+#[utoipa::path(post, path = "/api/v1/campaigns/{id}/invite-code", tag = "campaigns", params(("id" = String, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = InviteCode),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "a public campaign")
+))]
+pub async fn rotate_invite_code(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<axum::Json<InviteCode>, ApiError> {
+    let c = campaigns::managed(&state.store, &id, &user.id, user.role == Role::Admin).await?;
+    let code = campaigns::rotate_invite_code(&state.store, &c, state.clock.now()).await?;
+    Ok(axum::Json(InviteCode { invite_code: code }))
 }
 
 fn ics(body: String) -> impl axum::response::IntoResponse {

@@ -73,6 +73,7 @@ use super::AppState;
         super::campaigns::remove_player,
         super::campaigns::campaign_calendar,
         super::campaigns::my_calendar,
+        super::campaigns::rotate_invite_code,
     ),
     modifiers(&BearerAuth),
     tags(

@@ -184,6 +184,28 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Sets (or replaces) a campaign's invite code hash.
+    pub async fn set_invite_code(&self, id: &str, hash: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE campaigns SET invite_code_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(hash)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Whether `hash` is the campaign's current invite code hash.
+    pub async fn invite_code_matches(&self, id: &str, hash: &str) -> Result<bool, StoreError> {
+        let row =
+            sqlx::query("SELECT 1 AS x FROM campaigns WHERE id = $1 AND invite_code_hash = $2")
+                .bind(id)
+                .bind(hash)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.is_some())
+    }
+
     /// A game master's campaigns, newest first.
     pub async fn campaigns_of(&self, gm: &str) -> Result<Vec<CampaignRow>, StoreError> {
         let sql = format!(

@@ -488,3 +488,86 @@ async fn calendars_list_the_sessions_and_joins_warn_of_overlaps() {
         .unwrap();
     assert_eq!(feed.matches("BEGIN:VEVENT").count(), 8);
 }
+
+#[tokio::test]
+async fn invite_only_campaigns_take_players_with_the_current_code_only() {
+    let app = spawn_app().await;
+    let (gm_id, _) = app.user("keeper").await;
+    app.store.set_role(&gm_id, "gm", 0).await.unwrap();
+    let gm = app.log_in("keeper").await.0;
+    let (status, c) = app
+        .json(
+            Method::POST,
+            "/api/v1/campaigns",
+            Some(&gm),
+            Some(json!({
+                "title": "Friends Only",
+                "settings": {"players": 4, "galaxy": "small", "difficulty": "normal",
+                             "mode": "diplomacy", "species_pool": null, "generator_version": "v1"},
+                "seed": 3, "llm_tier": "ollama", "min_players": 2, "visibility": "invite",
+                "schedule": {"kind": "one_shot", "starts_at": "2027-03-06T18:00:00Z", "time_zone": "UTC"}
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let code = c["invite_code"].as_str().unwrap().to_string();
+    app.call(
+        Method::POST,
+        &format!("/api/v1/campaigns/{id}/publish"),
+        Some(&gm),
+        None,
+    )
+    .await;
+    let (_, page) = app
+        .json(Method::GET, "/api/v1/campaigns", Some(&gm), None)
+        .await;
+    assert_eq!(page["campaigns"], json!([]), "not listed");
+    let join_with = |token: String, code: Option<String>| {
+        let path = format!("/api/v1/campaigns/{id}/join");
+        let app = &app;
+        async move {
+            app.json(
+                Method::POST,
+                &path,
+                Some(&token),
+                Some(json!({"invite_code": code})),
+            )
+            .await
+            .0
+        }
+    };
+    let (_, nova) = app.user("nova").await;
+    assert_eq!(join_with(nova.clone(), None).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        join_with(nova.clone(), Some("guess".into())).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        join_with(nova, Some(code.clone())).await,
+        StatusCode::CREATED
+    );
+    // Rotating revokes the old code.
+    let (status, fresh) = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/campaigns/{id}/invite-code"),
+            Some(&gm),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, vega) = app.user("vega").await;
+    assert_eq!(
+        join_with(vega.clone(), Some(code)).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        join_with(
+            vega,
+            Some(fresh["invite_code"].as_str().unwrap().to_string())
+        )
+        .await,
+        StatusCode::CREATED
+    );
+}
