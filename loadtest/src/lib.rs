@@ -34,6 +34,8 @@ enum Scenario {
     Profiles(orchestrator::ProfileOptions),
     /// Log-in throughput against an orchestrator, beside raw Argon2id.
     Logins(orchestrator::LoginOptions),
+    /// Campaign discovery with filters at a fixed rate over many campaigns.
+    Browse(orchestrator::BrowseOptions),
 }
 
 /// Parses the command line, runs the scenario and returns the exit code.
@@ -65,6 +67,7 @@ pub fn main_entry() -> std::process::ExitCode {
             Scenario::GameServer(o) => gameserver::run(o).await,
             Scenario::Profiles(o) => orchestrator::profiles(o).await,
             Scenario::Logins(o) => orchestrator::logins(o).await,
+            Scenario::Browse(o) => orchestrator::browse(o).await,
         }
     });
     match result {

@@ -4,6 +4,10 @@
 //!   authenticated `GET /api/v1/me/profile` at a fixed `--rate` (open loop:
 //!   requests go out on schedule whether or not earlier ones answered) for
 //!   `--duration-secs`, and reports latency percentiles.
+//! - `browse`: as a game master (`--gm-login`, password in
+//!   `$LOADTEST_GM_PASSWORD`) publishes `--campaigns` varied campaigns, then
+//!   lists them with a rotation of filter and sort mixes at a fixed
+//!   `--rate` (open loop) and reports latency percentiles.
 //! - `logins`: logs in with `--concurrency` clients for `--duration-secs`
 //!   and reports logins per second, then runs raw Argon2id verifications of
 //!   a hash with the same parameters on every core for the same time, and
@@ -44,6 +48,26 @@ pub struct ProfileOptions {
     #[arg(long, default_value_t = 100)]
     pub users: u32,
     /// Requests per second, in total.
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u32,
+}
+
+/// The browse scenario's options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BrowseOptions {
+    /// Where and how long.
+    #[command(flatten)]
+    pub target: Target,
+    /// A game master's (or admin's) handle, to publish the campaigns with.
+    #[arg(long)]
+    pub gm_login: String,
+    /// Their password (read from this environment variable).
+    #[arg(long, default_value = "LOADTEST_GM_PASSWORD")]
+    pub gm_password_env: String,
+    /// Published campaigns to have in the store before measuring.
+    #[arg(long, default_value_t = 10_000)]
+    pub campaigns: u32,
+    /// Browsing requests per second, in total.
     #[arg(long, default_value_t = 1000)]
     pub rate: u32,
 }
@@ -354,4 +378,139 @@ fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     };
     // The kernel's USER_HZ is 100 on Linux.
     Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// Publishes `--campaigns` campaigns (varied modes, tiers, sizes and start
+/// weeks), then browses them with random filters at a fixed rate.
+pub async fn browse(o: BrowseOptions) -> anyhow::Result<()> {
+    if o.rate == 0 {
+        bail!("--rate must be at least 1");
+    }
+    let password = std::env::var(&o.gm_password_env)
+        .with_context(|| format!("the game master's password in ${}", o.gm_password_env))?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let url = o.target.url.trim_end_matches('/').to_string();
+    let r = http
+        .post(format!("{url}/api/v1/sessions"))
+        .json(&json!({"login": o.gm_login, "password": password}))
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("game master log-in: {} {}", r.status(), r.text().await?);
+    }
+    let gm = r.json::<Value>().await?["access_token"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("no access token"))?;
+    let modes = ["conquest", "diplomacy", "exploration", "survival"];
+    let tiers = ["ollama", "gemini", "grok", "anthropic", "openai"];
+    let started = Instant::now();
+    let mut created = 0u32;
+    // Eight at a time: seeding is not what is measured.
+    let mut pending = Vec::new();
+    for i in 0..o.campaigns {
+        let (http, url, gm) = (http.clone(), url.clone(), gm.clone());
+        pending.push(tokio::spawn(async move {
+            let day = 1 + (i % 27);
+            let weeks = [4, 12, 24][(i % 3) as usize];
+            let starts_on = format!("2027-{:02}-{day:02}", 1 + (i % 12));
+            let body = json!({
+                "title": format!("Load campaign {i}"),
+                "settings": {"players": 2 + (i % 49), "galaxy": "small", "difficulty": "normal",
+                             "mode": modes[(i % 4) as usize], "species_pool": null, "generator_version": "v1"},
+                "seed": i, "llm_tier": tiers[(i % 5) as usize], "min_players": 2, "visibility": "public",
+                "schedule": {"kind": "weekly", "weekdays": ["friday"], "start_time": "19:00",
+                             "session_hours": 1 + (i % 4), "time_zone": "Europe/Berlin",
+                             "starts_on": starts_on, "weeks": weeks}
+            });
+            let r = http.post(format!("{url}/api/v1/campaigns")).bearer_auth(&gm).json(&body).send().await?;
+            if !r.status().is_success() {
+                bail!("creating campaign {i}: {} {}", r.status(), r.text().await?);
+            }
+            let id = r.json::<Value>().await?["id"].as_str().map(str::to_string).ok_or_else(|| anyhow!("no id"))?;
+            let r = http.post(format!("{url}/api/v1/campaigns/{id}/publish")).bearer_auth(&gm).send().await?;
+            if !r.status().is_success() {
+                bail!("publishing campaign {i}: {}", r.status());
+            }
+            Ok(())
+        }));
+        if pending.len() == 8 {
+            for p in pending.drain(..) {
+                p.await??;
+                created += 1;
+            }
+        }
+    }
+    for p in pending {
+        p.await??;
+        created += 1;
+    }
+    println!(
+        "seeded {created} published campaigns in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let queries = [
+        "",
+        "?mode=diplomacy",
+        "?tier=anthropic&seats_open=true",
+        "?min_price=500&max_price=3000&sort=price",
+        "?mode=conquest&tier=ollama&sort=price&limit=50",
+        "?starts_after=1801000000000&starts_before=1810000000000",
+        "?seats_open=true&sort=start&limit=10",
+    ];
+    let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let failures = Arc::new(AtomicU64::new(0));
+    let period = Duration::from_secs_f64(1.0 / f64::from(o.rate));
+    let total = u64::from(o.rate) * o.target.duration_secs;
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for n in 0..total {
+        tokio::time::sleep_until(start + period.mul_f64(n as f64)).await;
+        let (http, url, gm, samples, failures) = (
+            http.clone(),
+            url.clone(),
+            gm.clone(),
+            Arc::clone(&samples),
+            Arc::clone(&failures),
+        );
+        let q = queries[(n % queries.len() as u64) as usize];
+        tasks.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            let ok = match http
+                .get(format!("{url}/api/v1/campaigns{q}"))
+                .bearer_auth(&gm)
+                .send()
+                .await
+            {
+                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                Err(_) => false,
+            };
+            if ok {
+                if let Ok(mut s) = samples.lock() {
+                    s.push(sent.elapsed());
+                }
+            } else {
+                failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = start.elapsed();
+    let samples = std::mem::take(&mut *samples.lock().map_err(|_| anyhow!("poisoned"))?);
+    println!(
+        "browse: {total} requests over {} filter mixes in {:.1} s ({:.0}/s achieved), {} failed",
+        queries.len(),
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64(),
+        failures.load(Ordering::Relaxed)
+    );
+    match Summary::of(samples) {
+        Some(s) => println!("GET /api/v1/campaigns latency: {s}"),
+        None => bail!("no request succeeded"),
+    }
+    Ok(())
 }

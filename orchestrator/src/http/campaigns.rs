@@ -405,11 +405,57 @@ pub struct DiscoverQuery {
     pub limit: Option<i64>,
 }
 
+/// A campaign in a listing: what a player compares campaigns by. The full
+/// record (settings, schedule, price breakdown) is at its own URL.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignSummary {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Game mode.
+    pub mode: String,
+    /// Narration tier.
+    pub llm_tier: String,
+    /// Seat price, minor units.
+    pub price_minor: i64,
+    /// Currency.
+    pub currency: String,
+    /// Most players.
+    pub max_players: i64,
+    /// Seats held or sold.
+    pub seats_taken: i64,
+    /// First session start, Unix ms.
+    pub first_session_at: i64,
+    /// Number of sessions.
+    pub session_count: i64,
+    /// published or full.
+    pub status: String,
+}
+
+impl From<crate::store::campaigns::CampaignRow> for CampaignSummary {
+    fn from(r: crate::store::campaigns::CampaignRow) -> Self {
+        CampaignSummary {
+            id: r.id,
+            title: r.title,
+            mode: r.mode,
+            llm_tier: r.llm_tier,
+            price_minor: r.price_minor,
+            currency: r.currency,
+            max_players: r.max_players,
+            seats_taken: r.seats_taken,
+            first_session_at: r.first_session_at,
+            session_count: r.session_count,
+            status: r.status,
+        }
+    }
+}
+
 /// A page of campaigns.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CampaignPage {
     /// Campaigns in order.
-    pub campaigns: Vec<Campaign>,
+    pub campaigns: Vec<CampaignSummary>,
     /// Cursor for the next page, if there may be one.
     pub next: Option<String>,
 }
@@ -429,7 +475,8 @@ fn bad(field: &str, message: &str) -> ApiError {
 ))]
 pub async fn discover(
     State(state): State<AppState>,
-    user: AuthUser,
+    // Signed-in players browse (and the per-user rate limit applies).
+    _user: AuthUser,
     Query(q): Query<DiscoverQuery>,
 ) -> Result<axum::Json<CampaignPage>, ApiError> {
     let mode = q.mode.as_deref().map(campaigns::parse_mode).transpose()?;
@@ -485,10 +532,7 @@ pub async fn discover(
         (key, r.id.as_str())
     });
     Ok(axum::Json(CampaignPage {
-        campaigns: rows
-            .into_iter()
-            .map(|r| Campaign::from_row(r, Some(&user.id)))
-            .collect(),
+        campaigns: rows.into_iter().map(CampaignSummary::from).collect(),
         next,
     }))
 }
