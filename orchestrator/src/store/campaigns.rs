@@ -232,31 +232,74 @@ impl Store {
             CampaignSort::Start => "first_session_at",
             CampaignSort::Price => "price_minor",
         };
-        // Every filter is always bound; an absent one is a no-op value, so
-        // the statement text is fixed per sort order.
+        // Only the filters given go into the statement, so the planner can
+        // use the mode and tier indexes; every value is still a bound
+        // parameter.
+        let mut clauses = vec![
+            "status = 'published'".to_string(),
+            "visibility = 'public'".to_string(),
+        ];
+        let mut texts: Vec<String> = Vec::new();
+        let mut ints: Vec<i64> = Vec::new();
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        // Text parameters first, then integers: binding follows this order.
+        if let Some(m) = &f.mode {
+            clauses.push(format!("mode = {}", next()));
+            texts.push(m.clone());
+        }
+        if let Some(t) = &f.tier {
+            clauses.push(format!("llm_tier = {}", next()));
+            texts.push(t.clone());
+        }
+        let after_id = after.as_ref().map(|(_, id)| id.clone());
+        let after_id_param = after_id.as_ref().map(|_| next());
+        if let Some(id) = &after_id {
+            texts.push(id.clone());
+        }
+        if let Some(v) = f.min_price {
+            clauses.push(format!("price_minor >= {}", next()));
+            ints.push(v);
+        }
+        if let Some(v) = f.max_price {
+            clauses.push(format!("price_minor <= {}", next()));
+            ints.push(v);
+        }
+        if f.seats_open {
+            clauses.push("seats_taken < max_players".to_string());
+        }
+        if let Some(v) = f.starts_after {
+            clauses.push(format!("first_session_at >= {}", next()));
+            ints.push(v);
+        }
+        if let Some(v) = f.starts_before {
+            clauses.push(format!("first_session_at < {}", next()));
+            ints.push(v);
+        }
+        if let (Some((k, _)), Some(id_param)) = (&after, &after_id_param) {
+            let p = next();
+            clauses.push(format!(
+                "({key} > {p} OR ({key} = {p} AND id > {id_param}))"
+            ));
+            ints.push(*k);
+        }
+        let limit_param = next();
+        ints.push(limit);
         let sql = format!(
-            "SELECT {COLUMNS} FROM campaigns WHERE status = 'published' AND visibility = 'public' \
-             AND ($1 = '' OR mode = $1) AND ($2 = '' OR llm_tier = $2) \
-             AND price_minor >= $3 AND price_minor <= $4 \
-             AND ($5 = 0 OR seats_taken < max_players) \
-             AND first_session_at >= $6 AND first_session_at < $7 \
-             AND ({key} > $8 OR ({key} = $8 AND id > $9)) \
-             ORDER BY {key}, id LIMIT $10"
+            "SELECT {COLUMNS} FROM campaigns WHERE {} ORDER BY {key}, id LIMIT {limit_param}",
+            clauses.join(" AND ")
         );
-        let (after_key, after_id) = after.unwrap_or((i64::MIN, String::new()));
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(f.mode.clone().unwrap_or_default())
-            .bind(f.tier.clone().unwrap_or_default())
-            .bind(f.min_price.unwrap_or(i64::MIN))
-            .bind(f.max_price.unwrap_or(i64::MAX))
-            .bind(i64::from(f.seats_open))
-            .bind(f.starts_after.unwrap_or(i64::MIN))
-            .bind(f.starts_before.unwrap_or(i64::MAX))
-            .bind(after_key)
-            .bind(after_id)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for t in texts {
+            query = query.bind(t);
+        }
+        for i in ints {
+            query = query.bind(i);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
     }
 }

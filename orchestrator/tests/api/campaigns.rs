@@ -312,6 +312,22 @@ async fn discovery_filters_sorts_and_pages_by_cursor() {
         }
     }
     assert_eq!(seen, ["Alpha", "Beta", "Gamma", "Delta", "Epsilon"]);
+    // Filters and cursor together, sorted by price.
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/campaigns?mode=conquest&sort=price&limit=2".to_string();
+    loop {
+        let (status, page) = app.json(Method::GET, &path, Some(&player), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(titles(&page));
+        match page["next"].as_str() {
+            Some(c) => {
+                path = format!("/api/v1/campaigns?mode=conquest&sort=price&limit=2&cursor={c}")
+            }
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["Alpha", "Epsilon", "Gamma"]);
     for (query, field) in [
         ("mode=karaoke", "mode"),
         ("tier=skynet", "tier"),
