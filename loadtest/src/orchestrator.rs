@@ -126,9 +126,18 @@ async fn sign_up_and_log_in(
 }
 
 async fn log_in(http: &reqwest::Client, url: &str, handle: &str) -> anyhow::Result<String> {
+    log_in_with(http, url, handle, PASSWORD).await
+}
+
+async fn log_in_with(
+    http: &reqwest::Client,
+    url: &str,
+    handle: &str,
+    password: &str,
+) -> anyhow::Result<String> {
     let r = http
         .post(format!("{url}/api/v1/sessions"))
-        .json(&json!({"login": handle, "password": PASSWORD}))
+        .json(&json!({"login": handle, "password": password}))
         .send()
         .await?;
     if !r.status().is_success() {
@@ -166,58 +175,22 @@ pub async fn profiles(o: ProfileOptions) -> anyhow::Result<()> {
             .send()
             .await?;
     }
-    let tokens = Arc::new(tokens);
-    let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let failures = Arc::new(AtomicU64::new(0));
-    let period = Duration::from_secs_f64(1.0 / f64::from(o.rate));
-    let total = u64::from(o.rate) * o.target.duration_secs;
-    let start = tokio::time::Instant::now();
-    let mut tasks = Vec::with_capacity(total as usize);
-    for n in 0..total {
-        // Open loop: request n goes out at start + n × period.
-        tokio::time::sleep_until(start + period.mul_f64(n as f64)).await;
-        let (http, url, tokens, samples, failures) = (
-            http.clone(),
-            url.clone(),
-            Arc::clone(&tokens),
-            Arc::clone(&samples),
-            Arc::clone(&failures),
-        );
-        tasks.push(tokio::spawn(async move {
-            let token = &tokens[(n % tokens.len() as u64) as usize];
-            let sent = Instant::now();
-            let ok = match http
-                .get(format!("{url}/api/v1/me/profile"))
-                .bearer_auth(token)
-                .send()
-                .await
-            {
-                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                Err(_) => false,
-            };
-            if ok {
-                if let Ok(mut s) = samples.lock() {
-                    s.push(sent.elapsed());
-                }
-            } else {
-                failures.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-    let elapsed = start.elapsed();
-    let samples = std::mem::take(&mut *samples.lock().map_err(|_| anyhow!("poisoned"))?);
-    let ok = samples.len();
+    let run = open_loop(o.rate, o.target.duration_secs, |n| {
+        let token = &tokens[(n % tokens.len() as u64) as usize];
+        http.get(format!("{url}/api/v1/me/profile"))
+            .bearer_auth(token)
+    })
+    .await;
+    let (total, ok) = (run.total, run.samples.len());
     println!(
         "profiles: {} users, {} requests in {:.1} s ({:.0}/s achieved), {} failed",
         o.users,
         total,
-        elapsed.as_secs_f64(),
-        total as f64 / elapsed.as_secs_f64(),
-        failures.load(Ordering::Relaxed)
+        run.elapsed.as_secs_f64(),
+        total as f64 / run.elapsed.as_secs_f64(),
+        run.failures
     );
+    let samples = run.samples;
     match Summary::of(samples) {
         Some(s) => println!("GET /api/v1/me/profile latency: {s}"),
         None => bail!("no request succeeded"),
@@ -392,18 +365,9 @@ pub async fn browse(o: BrowseOptions) -> anyhow::Result<()> {
         .pool_max_idle_per_host(256)
         .build()?;
     let url = o.target.url.trim_end_matches('/').to_string();
-    let r = http
-        .post(format!("{url}/api/v1/sessions"))
-        .json(&json!({"login": o.gm_login, "password": password}))
-        .send()
-        .await?;
-    if !r.status().is_success() {
-        bail!("game master log-in: {} {}", r.status(), r.text().await?);
-    }
-    let gm = r.json::<Value>().await?["access_token"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("no access token"))?;
+    let gm = log_in_with(&http, &url, &o.gm_login, &password)
+        .await
+        .context("game master log-in")?;
     let modes = ["conquest", "diplomacy", "exploration", "survival"];
     let tiers = ["ollama", "gemini", "grok", "anthropic", "openai"];
     let started = Instant::now();
@@ -460,30 +424,61 @@ pub async fn browse(o: BrowseOptions) -> anyhow::Result<()> {
         "?starts_after=1801000000000&starts_before=1810000000000",
         "?seats_open=true&sort=start&limit=10",
     ];
+    let run = open_loop(o.rate, o.target.duration_secs, |n| {
+        let q = queries[(n % queries.len() as u64) as usize];
+        http.get(format!("{url}/api/v1/campaigns{q}"))
+            .bearer_auth(&gm)
+    })
+    .await;
+    println!(
+        "browse: {} requests over {} filter mixes in {:.1} s ({:.0}/s achieved), {} failed",
+        run.total,
+        queries.len(),
+        run.elapsed.as_secs_f64(),
+        run.total as f64 / run.elapsed.as_secs_f64(),
+        run.failures
+    );
+    let samples = run.samples;
+    match Summary::of(samples) {
+        Some(s) => println!("GET /api/v1/campaigns latency: {s}"),
+        None => bail!("no request succeeded"),
+    }
+    Ok(())
+}
+
+/// What an open-loop run saw.
+struct OpenLoop {
+    /// Latencies of the requests that succeeded.
+    samples: Vec<Duration>,
+    /// Requests that failed or answered with an error.
+    failures: u64,
+    /// Requests sent.
+    total: u64,
+    /// Wall time of the run.
+    elapsed: Duration,
+}
+
+/// Sends `rate` requests a second for `secs` seconds, open loop: request
+/// `n` (made by `request(n)`) goes out at start + n × period whether or not
+/// earlier ones answered, so a slow server cannot slow the load down and
+/// hide its own latency.
+async fn open_loop(
+    rate: u32,
+    secs: u64,
+    request: impl Fn(u64) -> reqwest::RequestBuilder,
+) -> OpenLoop {
     let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
     let failures = Arc::new(AtomicU64::new(0));
-    let period = Duration::from_secs_f64(1.0 / f64::from(o.rate));
-    let total = u64::from(o.rate) * o.target.duration_secs;
+    let period = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let total = u64::from(rate) * secs;
     let start = tokio::time::Instant::now();
-    let mut tasks = Vec::with_capacity(total as usize);
+    let mut tasks = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
     for n in 0..total {
         tokio::time::sleep_until(start + period.mul_f64(n as f64)).await;
-        let (http, url, gm, samples, failures) = (
-            http.clone(),
-            url.clone(),
-            gm.clone(),
-            Arc::clone(&samples),
-            Arc::clone(&failures),
-        );
-        let q = queries[(n % queries.len() as u64) as usize];
+        let (req, samples, failures) = (request(n), Arc::clone(&samples), Arc::clone(&failures));
         tasks.push(tokio::spawn(async move {
             let sent = Instant::now();
-            let ok = match http
-                .get(format!("{url}/api/v1/campaigns{q}"))
-                .bearer_auth(&gm)
-                .send()
-                .await
-            {
+            let ok = match req.send().await {
                 Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
                 Err(_) => false,
             };
@@ -500,17 +495,14 @@ pub async fn browse(o: BrowseOptions) -> anyhow::Result<()> {
         let _ = t.await;
     }
     let elapsed = start.elapsed();
-    let samples = std::mem::take(&mut *samples.lock().map_err(|_| anyhow!("poisoned"))?);
-    println!(
-        "browse: {total} requests over {} filter mixes in {:.1} s ({:.0}/s achieved), {} failed",
-        queries.len(),
-        elapsed.as_secs_f64(),
-        total as f64 / elapsed.as_secs_f64(),
-        failures.load(Ordering::Relaxed)
-    );
-    match Summary::of(samples) {
-        Some(s) => println!("GET /api/v1/campaigns latency: {s}"),
-        None => bail!("no request succeeded"),
+    let samples = samples
+        .lock()
+        .map(|mut s| std::mem::take(&mut *s))
+        .unwrap_or_default();
+    OpenLoop {
+        samples,
+        failures: failures.load(Ordering::Relaxed),
+        total,
+        elapsed,
     }
-    Ok(())
 }
