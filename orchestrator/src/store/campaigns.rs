@@ -106,6 +106,12 @@ pub struct CampaignFilter {
     pub starts_before: Option<i64>,
 }
 
+/// A bound value of a query built from optional filters.
+enum Param {
+    Text(String),
+    Int(i64),
+}
+
 /// The order of a discovery listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CampaignSort {
@@ -239,65 +245,49 @@ impl Store {
             "status = 'published'".to_string(),
             "visibility = 'public'".to_string(),
         ];
-        let mut texts: Vec<String> = Vec::new();
-        let mut ints: Vec<i64> = Vec::new();
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
+        // Values in the order of their `$n` placeholders.
+        let mut params: Vec<Param> = Vec::new();
+        let mut param = |p: Param| {
+            params.push(p);
+            format!("${}", params.len())
         };
-        // Text parameters first, then integers: binding follows this order.
         if let Some(m) = &f.mode {
-            clauses.push(format!("mode = {}", next()));
-            texts.push(m.clone());
+            clauses.push(format!("mode = {}", param(Param::Text(m.clone()))));
         }
         if let Some(t) = &f.tier {
-            clauses.push(format!("llm_tier = {}", next()));
-            texts.push(t.clone());
-        }
-        let after_id = after.as_ref().map(|(_, id)| id.clone());
-        let after_id_param = after_id.as_ref().map(|_| next());
-        if let Some(id) = &after_id {
-            texts.push(id.clone());
+            clauses.push(format!("llm_tier = {}", param(Param::Text(t.clone()))));
         }
         if let Some(v) = f.min_price {
-            clauses.push(format!("price_minor >= {}", next()));
-            ints.push(v);
+            clauses.push(format!("price_minor >= {}", param(Param::Int(v))));
         }
         if let Some(v) = f.max_price {
-            clauses.push(format!("price_minor <= {}", next()));
-            ints.push(v);
+            clauses.push(format!("price_minor <= {}", param(Param::Int(v))));
         }
         if f.seats_open {
             clauses.push("seats_taken < max_players".to_string());
         }
         if let Some(v) = f.starts_after {
-            clauses.push(format!("first_session_at >= {}", next()));
-            ints.push(v);
+            clauses.push(format!("first_session_at >= {}", param(Param::Int(v))));
         }
         if let Some(v) = f.starts_before {
-            clauses.push(format!("first_session_at < {}", next()));
-            ints.push(v);
+            clauses.push(format!("first_session_at < {}", param(Param::Int(v))));
         }
-        if let (Some((k, _)), Some(id_param)) = (&after, &after_id_param) {
-            let p = next();
-            clauses.push(format!(
-                "({key} > {p} OR ({key} = {p} AND id > {id_param}))"
-            ));
-            ints.push(*k);
+        if let Some((k, id)) = after {
+            let k = param(Param::Int(k));
+            let id = param(Param::Text(id));
+            clauses.push(format!("({key} > {k} OR ({key} = {k} AND id > {id}))"));
         }
-        let limit_param = next();
-        ints.push(limit);
+        let limit = param(Param::Int(limit));
         let sql = format!(
-            "SELECT {COLUMNS} FROM campaigns WHERE {} ORDER BY {key}, id LIMIT {limit_param}",
+            "SELECT {COLUMNS} FROM campaigns WHERE {} ORDER BY {key}, id LIMIT {limit}",
             clauses.join(" AND ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for t in texts {
-            query = query.bind(t);
-        }
-        for i in ints {
-            query = query.bind(i);
+        for p in params {
+            query = match p {
+                Param::Text(t) => query.bind(t),
+                Param::Int(i) => query.bind(i),
+            };
         }
         let rows = query.fetch_all(self.pool()).await?;
         Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
