@@ -2,7 +2,7 @@
 //!
 //! A block stands between two people in both directions: neither can
 //! friend, invite or party with the other, and the campaigns module refuses
-//! to seat them together ([`blocked_between`]). Blocking ends any
+//! to seat them together (`Store::blocked_between`). Blocking ends any
 //! friendship or pending request between the two and takes them out of
 //! each other's parties.
 
@@ -29,6 +29,16 @@ pub struct Person {
     pub display_name: String,
 }
 
+impl From<&AccountRow> for Person {
+    fn from(a: &AccountRow) -> Self {
+        Person {
+            id: a.id.clone(),
+            handle: a.handle.clone(),
+            display_name: a.display_name.clone(),
+        }
+    }
+}
+
 /// A friend request or friendship as one side sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Friendship {
@@ -51,11 +61,6 @@ pub struct FriendLists {
     pub incoming: Vec<Friendship>,
     /// Requests from me.
     pub outgoing: Vec<Friendship>,
-}
-
-/// Whether either account blocks the other.
-pub async fn blocked_between(store: &Store, a: &str, b: &str) -> Result<bool, AccountError> {
-    Ok(store.blocked_between(a, b).await?)
 }
 
 /// Finds a live account by handle, or says the field is wrong.
@@ -130,11 +135,7 @@ pub async fn request_friend(
 fn view(row: &FriendshipRow, other: &AccountRow, kind: &str, since: i64) -> Friendship {
     Friendship {
         id: row.id.clone(),
-        with: Person {
-            id: other.id.clone(),
-            handle: other.handle.clone(),
-            display_name: other.display_name.clone(),
-        },
+        with: other.into(),
         kind: kind.into(),
         since,
     }
@@ -227,11 +228,7 @@ pub async fn block(
             store.remove_from_party(&p.id, b).await?;
         }
     }
-    Ok(Person {
-        id: other.id,
-        handle: other.handle,
-        display_name: other.display_name,
-    })
+    Ok((&other).into())
 }
 
 /// Lifts my block of an account.
