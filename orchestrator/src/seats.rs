@@ -158,24 +158,17 @@ async fn check_blocks(
     c: &CampaignRow,
     members: &[String],
 ) -> Result<(), AccountError> {
-    let seated: Vec<String> = store
-        .live_seats(&c.id)
-        .await?
-        .into_iter()
-        .map(|s| s.account_id)
-        .collect();
     for m in members {
         if store.blocked_between(m, &c.gm_id).await? {
             return Err(AccountError::Forbidden(
                 "a block stands between a joiner and the game master".into(),
             ));
         }
-        for s in &seated {
-            if store.blocked_between(m, s).await? {
-                return Err(AccountError::Forbidden(
-                    "a block stands between a joiner and a seated player".into(),
-                ));
-            }
+        // One query per joiner, however many are seated.
+        if store.blocked_with_seated(m, &c.id).await? {
+            return Err(AccountError::Forbidden(
+                "a block stands between a joiner and a seated player".into(),
+            ));
         }
     }
     Ok(())

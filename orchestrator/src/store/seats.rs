@@ -184,6 +184,27 @@ impl Store {
         Ok(rows.iter().map(seat).collect::<Result<_, _>>()?)
     }
 
+    /// Whether a block stands between `account` and anyone holding a live
+    /// seat in `campaign`.
+    pub async fn blocked_with_seated(
+        &self,
+        account: &str,
+        campaign: &str,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 AS x FROM blocks b JOIN seats s ON s.campaign_id = $2 \
+             AND s.status IN ('held', 'confirmed') \
+             AND ((b.blocker_id = $1 AND b.blocked_id = s.account_id) \
+               OR (b.blocked_id = $1 AND b.blocker_id = s.account_id)) \
+             LIMIT 1",
+        )
+        .bind(account)
+        .bind(campaign)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Confirms a held seat (payment arrived); false if it was not held.
     pub async fn confirm_seat(&self, id: &str, now: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
