@@ -5,13 +5,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
 
-/// A game master's token.
-async fn game_master(app: &TestApp, handle: &str) -> String {
-    let (id, _) = app.user(handle).await;
-    app.store.set_role(&id, "gm", 0).await.unwrap();
-    app.log_in(handle).await.0
-}
-
 /// A valid campaign body: 8 players, weekly on Fridays in Berlin.
 fn body(title: &str, mode: &str, tier: &str, starts_on: &str) -> Value {
     json!({
@@ -40,7 +33,7 @@ async fn create(app: &TestApp, token: &str, b: Value) -> Value {
 #[tokio::test]
 async fn a_game_master_creates_a_priced_draft_with_its_seed_fixed() {
     let app = spawn_app().await;
-    let gm = game_master(&app, "keeper").await;
+    let gm = app.game_master("keeper").await;
     let c = create(
         &app,
         &gm,
@@ -79,7 +72,7 @@ async fn players_cannot_create_and_bad_fields_are_named() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let gm = game_master(&app, "keeper").await;
+    let gm = app.game_master("keeper").await;
     // (JSON pointer, new value, the field the error must name)
     let cases = [
         ("/title", json!("x"), "title"),
@@ -109,8 +102,8 @@ async fn players_cannot_create_and_bad_fields_are_named() {
 #[tokio::test]
 async fn the_preview_shows_the_world_the_seed_makes_to_its_game_master_only() {
     let app = spawn_app().await;
-    let gm = game_master(&app, "keeper").await;
-    let other = game_master(&app, "rival").await;
+    let gm = app.game_master("keeper").await;
+    let other = app.game_master("rival").await;
     let c = create(
         &app,
         &gm,
@@ -138,7 +131,7 @@ async fn the_preview_shows_the_world_the_seed_makes_to_its_game_master_only() {
 #[tokio::test]
 async fn drafts_are_private_until_published_and_cancelled_ones_leave_discovery() {
     let app = spawn_app().await;
-    let gm = game_master(&app, "keeper").await;
+    let gm = app.game_master("keeper").await;
     let (_, player) = app.user("nova").await;
     let c = create(
         &app,
@@ -228,7 +221,7 @@ async fn drafts_are_private_until_published_and_cancelled_ones_leave_discovery()
 #[tokio::test]
 async fn discovery_filters_sorts_and_pages_by_cursor() {
     let app = spawn_app().await;
-    let gm = game_master(&app, "keeper").await;
+    let gm = app.game_master("keeper").await;
     let (_, player) = app.user("nova").await;
     let specs = [
         ("Alpha", "conquest", "ollama", "2027-01-01"),

@@ -256,6 +256,33 @@ impl TestApp {
         (account["id"].as_str().unwrap().to_string(), access)
     }
 
+    /// A game master's access token (signed up, given the role, logged in).
+    pub async fn game_master(&self, handle: &str) -> String {
+        let (id, _) = self.user(handle).await;
+        self.store.set_role(&id, "gm", 0).await.unwrap();
+        self.log_in(handle).await.0
+    }
+
+    /// Makes two users friends: `from` asks `to_handle`, whose token is `to`.
+    pub async fn befriend(&self, from: &str, to: &str, to_handle: &str) {
+        let (status, req) = self
+            .json(
+                Method::POST,
+                "/api/v1/me/friends",
+                Some(from),
+                Some(json!({"handle": to_handle})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{req}");
+        let path = format!("/api/v1/me/friends/{}/accept", req["id"].as_str().unwrap());
+        assert_eq!(
+            self.call(Method::POST, &path, Some(to), None)
+                .await
+                .status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+
     /// An admin with a confirmed second factor, logged in with it; returns
     /// (account id, access token).
     pub async fn admin(&self, handle: &str) -> (String, String) {

@@ -108,21 +108,7 @@ async fn others_see_details_as_the_owners_visibility_allows() {
     )
     .await;
     // Orion becomes a friend; Vega does not.
-    let (_, req) = app
-        .json(
-            Method::POST,
-            "/api/v1/me/friends",
-            Some(&orion),
-            Some(json!({"handle": "nova"})),
-        )
-        .await;
-    let accept = format!("/api/v1/me/friends/{}/accept", req["id"].as_str().unwrap());
-    assert_eq!(
-        app.call(Method::POST, &accept, Some(&nova), None)
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
+    app.befriend(&orion, &nova, "nova").await;
     let (status, seen) = app
         .json(Method::GET, "/api/v1/users/nova", Some(&orion), None)
         .await;

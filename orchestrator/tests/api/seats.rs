@@ -11,9 +11,7 @@ use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// A published campaign of `players` seats starting 2027-01-01; returns its id.
 async fn campaign(app: &TestApp, players: u32) -> (String, String) {
-    let (gm_id, _) = app.user("keeper").await;
-    app.store.set_role(&gm_id, "gm", 0).await.unwrap();
-    let gm = app.log_in("keeper").await.0;
+    let gm = app.game_master("keeper").await;
     let (status, c) = app
         .json(
             Method::POST,
@@ -202,21 +200,7 @@ async fn a_party_joins_all_together_or_waits_together() {
     let mut members = Vec::new();
     for h in ["mem1", "mem2"] {
         let (_, t) = app.user(h).await;
-        let (_, req) = app
-            .json(
-                Method::POST,
-                "/api/v1/me/friends",
-                Some(&lead),
-                Some(json!({"handle": h})),
-            )
-            .await;
-        app.call(
-            Method::POST,
-            &format!("/api/v1/me/friends/{}/accept", req["id"].as_str().unwrap()),
-            Some(&t),
-            None,
-        )
-        .await;
+        app.befriend(&lead, &t, h).await;
         members.push((h, t));
     }
     let (_, party) = app
@@ -492,9 +476,7 @@ async fn calendars_list_the_sessions_and_joins_warn_of_overlaps() {
 #[tokio::test]
 async fn invite_only_campaigns_take_players_with_the_current_code_only() {
     let app = spawn_app().await;
-    let (gm_id, _) = app.user("keeper").await;
-    app.store.set_role(&gm_id, "gm", 0).await.unwrap();
-    let gm = app.log_in("keeper").await.0;
+    let gm = app.game_master("keeper").await;
     let (status, c) = app
         .json(
             Method::POST,

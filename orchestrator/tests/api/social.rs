@@ -15,17 +15,6 @@ async fn request(app: &TestApp, from: &str, to_handle: &str) -> (StatusCode, Val
     .await
 }
 
-/// Makes `from` and `to` friends.
-async fn friends(app: &TestApp, from: &str, to: &str, to_handle: &str) {
-    let (status, req) = request(app, from, to_handle).await;
-    assert_eq!(status, StatusCode::CREATED, "{req}");
-    let path = format!("/api/v1/me/friends/{}/accept", req["id"].as_str().unwrap());
-    assert_eq!(
-        app.call(Method::POST, &path, Some(to), None).await.status(),
-        StatusCode::NO_CONTENT
-    );
-}
-
 #[tokio::test]
 async fn a_friend_request_is_accepted_listed_on_both_sides_and_removable() {
     let app = spawn_app().await;
@@ -122,7 +111,7 @@ async fn a_block_ends_the_friendship_and_refuses_requests_both_ways_until_lifted
     let app = spawn_app().await;
     let (_, nova) = app.user("nova").await;
     let (orion_id, orion) = app.user("orion").await;
-    friends(&app, &nova, &orion, "orion").await;
+    app.befriend(&nova, &orion, "orion").await;
     let (status, blocked) = app
         .json(
             Method::POST,
@@ -169,7 +158,7 @@ async fn a_leader_invites_friends_who_accept_leave_and_the_party_disbands() {
     let (nova_id, nova) = app.user("nova").await;
     let (orion_id, orion) = app.user("orion").await;
     let (_, vega) = app.user("vega").await;
-    friends(&app, &nova, &orion, "orion").await;
+    app.befriend(&nova, &orion, "orion").await;
     let (status, party) = app
         .json(Method::POST, "/api/v1/parties", Some(&nova), None)
         .await;
@@ -291,8 +280,8 @@ async fn a_block_keeps_people_out_of_each_others_parties() {
     let (_, nova) = app.user("nova").await;
     let (_, orion) = app.user("orion").await;
     let (_, vega) = app.user("vega").await;
-    friends(&app, &nova, &orion, "orion").await;
-    friends(&app, &nova, &vega, "vega").await;
+    app.befriend(&nova, &orion, "orion").await;
+    app.befriend(&nova, &vega, "vega").await;
     let (_, party) = app
         .json(Method::POST, "/api/v1/parties", Some(&nova), None)
         .await;
@@ -355,7 +344,7 @@ async fn a_declined_invitation_is_gone_and_cannot_be_accepted() {
     let app = spawn_app().await;
     let (_, nova) = app.user("nova").await;
     let (_, orion) = app.user("orion").await;
-    friends(&app, &nova, &orion, "orion").await;
+    app.befriend(&nova, &orion, "orion").await;
     let (_, party) = app
         .json(Method::POST, "/api/v1/parties", Some(&nova), None)
         .await;
