@@ -509,12 +509,7 @@ impl Accounts<'_> {
     /// Mails a reset code when the address belongs to an account. Answers
     /// the same either way, so addresses cannot be probed.
     pub async fn request_password_reset(&self, email: &str) -> Result<(), AccountError> {
-        let Ok(email) = parse_email(email) else {
-            return Err(invalid(
-                "email",
-                "must be an email address like name@example.com",
-            ));
-        };
+        let email = parse_email(email)?;
         let Some(a) = self.store.account_by_login(&email).await? else {
             return Ok(());
         };
