@@ -170,6 +170,20 @@ impl ServeConfig {
     }
 }
 
+/// The price book from `--price-book`, or the standard one.
+fn price_books(config: &ServeConfig) -> anyhow::Result<crate::price_books::PriceBooks> {
+    let book = match &config.price_book {
+        None => crate::pricing::PriceBook::standard(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the price book {}", path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("the price book {} is not valid", path.display()))?
+        }
+    };
+    crate::price_books::PriceBooks::new(book).context("the configured price book is not valid")
+}
+
 async fn open_store(config: &StoreConfig) -> anyhow::Result<Store> {
     let store = Store::connect(&config.database_url)
         .await
@@ -230,6 +244,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         keys: TokenKeys::new(&token_key(&config)?),
         clock: Clock::system(),
         metrics: Metrics::new(),
+        payments: std::sync::Arc::new(crate::seats::LocalProvider),
+        prices: price_books(&config)?,
     };
     let app = crate::http::router(
         state,

@@ -70,6 +70,10 @@ pub struct ServeConfig {
     /// Argon2id lanes (OWASP: 1).
     #[arg(long, env = "STARTALES_ARGON2_P", default_value_t = 1)]
     pub argon2_p: u32,
+    /// A price book (JSON) to quote from instead of the standard one;
+    /// admins may put newer books in force through the API.
+    #[arg(long, env = "STARTALES_PRICE_BOOK")]
+    pub price_book: Option<PathBuf>,
     /// Sign-up, log-in and password-reset calls per address per minute.
     #[arg(long, env = "STARTALES_RATE_AUTH_PER_MIN", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_auth_per_min: u32,

@@ -11,6 +11,7 @@ pub mod http;
 pub mod mail;
 pub mod matchmaking;
 pub mod metrics;
+pub mod price_books;
 pub mod pricing;
 pub mod safety;
 pub mod schedule;

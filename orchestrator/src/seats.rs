@@ -31,7 +31,7 @@ pub enum PaymentStart {
 
 /// The payment seam. The local provider confirms at once; Stripe comes in
 /// its own module.
-pub trait PaymentProvider: Send + Sync {
+pub trait PaymentProvider: std::fmt::Debug + Send + Sync {
     /// The provider's name as stored with each seat.
     fn name(&self) -> &'static str;
     /// Starts paying for `seats`.

@@ -12,6 +12,8 @@ use super::error::{ApiError, ErrorBody};
 use super::json::{Json, Query, cursor};
 use super::{AdminUser, AppState};
 use crate::accounts::Role;
+use crate::price_books::InForce;
+use crate::pricing::PriceBook;
 use crate::safety::{self, Decision, Report};
 
 /// The routes.
@@ -23,6 +25,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/accounts/{id}/actions", post(act))
         .route("/admin/accounts/{id}/role", put(set_role))
         .route("/admin/audit", get(audit_log))
+        .route(
+            "/admin/price-book",
+            get(price_book).put(set_price_book).delete(reset_price_book),
+        )
 }
 
 /// Queue filter.
@@ -274,4 +280,50 @@ pub async fn audit_log(
             .collect(),
         next,
     }))
+}
+
+/// The price book in force and where it comes from.
+#[utoipa::path(get, path = "/api/v1/admin/price-book", tag = "admin", security(("bearer" = [])), responses(
+    (status = 200, body = InForce),
+    (status = 403, body = ErrorBody)
+))]
+pub async fn price_book(
+    State(state): State<AppState>,
+    AdminUser(_admin): AdminUser,
+) -> Result<axum::Json<InForce>, ApiError> {
+    Ok(axum::Json(state.prices.current(&state.store).await?))
+}
+
+/// Put a new price book in force (a new version; every field checked).
+/// New quotes use it; seats keep the quote they were sold at.
+#[utoipa::path(put, path = "/api/v1/admin/price-book", tag = "admin", request_body(content = Object, description = "a price book: version, currency, compute_minor_per_hour, overhead_minutes_per_session, tiers, payment_fee_bps, payment_fee_fixed_minor, target_margin_bps, min_seat_minor, max_seat_minor, rounding"), security(("bearer" = [])), responses(
+    (status = 200, body = InForce),
+    (status = 403, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "the version exists"),
+    (status = 422, body = ErrorBody, description = "a field is invalid (named)")
+))]
+pub async fn set_price_book(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Json(book): Json<PriceBook>,
+) -> Result<axum::Json<InForce>, ApiError> {
+    let now = state.clock.now();
+    Ok(axum::Json(
+        state.prices.set(&state.store, &admin.id, book, now).await?,
+    ))
+}
+
+/// Return to the configured price book.
+#[utoipa::path(delete, path = "/api/v1/admin/price-book", tag = "admin", security(("bearer" = [])), responses(
+    (status = 200, body = InForce),
+    (status = 403, body = ErrorBody)
+))]
+pub async fn reset_price_book(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+) -> Result<axum::Json<InForce>, ApiError> {
+    let now = state.clock.now();
+    Ok(axum::Json(
+        state.prices.reset(&state.store, &admin.id, now).await?,
+    ))
 }

@@ -14,8 +14,8 @@ use super::json::{Json, Query, cursor};
 use super::{AppState, AuthUser};
 use crate::accounts::Role;
 use crate::campaigns::{self, Campaign, NewCampaign, Preview};
-use crate::pricing::{LlmTier, PriceBook};
-use crate::seats::{self, JoinOutcome, JoinRequest, LocalProvider, Seat};
+use crate::pricing::LlmTier;
+use crate::seats::{self, JoinOutcome, JoinRequest, Seat};
 use crate::store::campaigns::{CampaignFilter, CampaignSort};
 
 /// The routes.
@@ -53,7 +53,7 @@ pub async fn remove_player(
     let c = campaigns::managed(&state.store, &id, &user.id, user.role == Role::Admin).await?;
     let seat = seats::remove_player(
         &state.store,
-        &LocalProvider,
+        state.payments.as_ref(),
         &c,
         &user.id,
         &account_id,
@@ -168,7 +168,7 @@ pub async fn join(
 ) -> Result<(StatusCode, axum::Json<JoinOutcome>), ApiError> {
     let out = seats::join(
         &state.store,
-        &LocalProvider,
+        state.payments.as_ref(),
         &id,
         &user.id,
         req,
@@ -199,7 +199,7 @@ pub async fn leave(
     Ok(
         match seats::leave(
             &state.store,
-            &LocalProvider,
+            state.payments.as_ref(),
             &id,
             &user.id,
             state.clock.now(),
@@ -282,7 +282,7 @@ pub async fn create(
     gm(&user)?;
     let c = campaigns::create(
         &state.store,
-        &PriceBook::standard(),
+        &state.prices.current(&state.store).await?.book,
         &user.id,
         req,
         state.clock.now(),

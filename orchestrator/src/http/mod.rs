@@ -12,6 +12,7 @@ pub mod health;
 pub mod json;
 pub mod openapi;
 pub mod parties;
+pub mod pricing;
 pub mod profiles;
 pub mod reports;
 
@@ -113,6 +114,10 @@ pub struct AppState {
     pub clock: Clock,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// How seats are paid for.
+    pub payments: std::sync::Arc<dyn crate::seats::PaymentProvider>,
+    /// The price book in force.
+    pub prices: crate::price_books::PriceBooks,
 }
 
 /// Options for [`router`].
@@ -164,7 +169,8 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .merge(parties::routes())
         .merge(reports::routes())
         .merge(admin::routes())
-        .merge(campaigns::routes());
+        .merge(campaigns::routes())
+        .merge(pricing::routes());
     // Credential routes (log-in, sign-up, reset) have their own strict
     // limit and carry no user yet.
     if let Some(cfg) = user_limit {

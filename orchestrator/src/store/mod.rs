@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod campaigns;
+pub mod pricing;
 pub mod safety;
 pub mod seats;
 pub mod social;
@@ -43,6 +44,9 @@ pub enum StoreError {
     /// A migration failed.
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be read back.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
     /// The data folder for SQLite could not be made.
     #[error("cannot create the database folder: {0}")]
     Folder(#[from] std::io::Error),

@@ -7,6 +7,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use orchestrator::accounts::{Passwords, TokenKeys};
 use orchestrator::http::{AppState, Clock, HttpOptions, RateLimits, router, serve};
 use orchestrator::metrics::Metrics;
+use orchestrator::price_books::PriceBooks;
+use orchestrator::pricing::PriceBook;
+use orchestrator::seats::{LocalProvider, PaymentProvider};
 use orchestrator::store::Store;
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -100,15 +103,39 @@ async fn fresh_database() -> (String, TestDb) {
 
 /// Starts the app with default rate limits.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(RateLimits {
-        auth_burst: 1_000,
-        ..RateLimits::default()
-    })
-    .await
+    spawn_app_options(TestOptions::default()).await
 }
 
 /// Starts the app with the given rate limits.
 pub async fn spawn_app_with(rate_limits: RateLimits) -> TestApp {
+    spawn_app_options(TestOptions {
+        rate_limits,
+        ..TestOptions::default()
+    })
+    .await
+}
+
+/// What a test app is started with.
+pub struct TestOptions {
+    pub rate_limits: RateLimits,
+    pub payments: Arc<dyn PaymentProvider>,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        TestOptions {
+            rate_limits: RateLimits {
+                auth_burst: 1_000,
+                ..RateLimits::default()
+            },
+            payments: Arc::new(LocalProvider),
+        }
+    }
+}
+
+/// Starts the app with `options`.
+pub async fn spawn_app_options(options: TestOptions) -> TestApp {
+    let rate_limits = options.rate_limits;
     let (url, db) = fresh_database().await;
     let store = Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
@@ -121,6 +148,8 @@ pub async fn spawn_app_with(rate_limits: RateLimits) -> TestApp {
         keys: TokenKeys::new(&[42; 32]),
         clock: Clock::from_fn(move || clock_now.load(Ordering::SeqCst)),
         metrics: Metrics::new(),
+        payments: options.payments.clone(),
+        prices: PriceBooks::new(PriceBook::standard()).unwrap(),
     };
     let app = router(
         state,

@@ -15,6 +15,7 @@ mod health;
 mod helpers;
 mod openapi;
 mod passwords;
+mod pricing;
 mod profiles;
 mod safety;
 mod seats;
