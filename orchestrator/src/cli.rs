@@ -238,13 +238,21 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         Clock::system(),
         std::time::Duration::from_secs(2),
     ));
+    let payments: std::sync::Arc<dyn crate::seats::PaymentProvider> =
+        std::sync::Arc::new(crate::seats::LocalProvider);
+    let sweeper = tokio::spawn(crate::seats::run_hold_sweeper(
+        store.clone(),
+        payments.clone(),
+        Clock::system(),
+        std::time::Duration::from_secs(5),
+    ));
     let state = AppState {
         store,
         passwords: Passwords::new(config.argon2_m_kib, config.argon2_t, config.argon2_p)?,
         keys: TokenKeys::new(&token_key(&config)?),
         clock: Clock::system(),
         metrics: Metrics::new(),
-        payments: std::sync::Arc::new(crate::seats::LocalProvider),
+        payments,
         prices: price_books(&config)?,
     };
     let app = crate::http::router(
@@ -267,6 +275,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     );
     crate::http::serve(listener, app, shutdown_signal()).await?;
     outbox.abort();
+    sweeper.abort();
     Ok(())
 }
 

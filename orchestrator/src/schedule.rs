@@ -312,6 +312,11 @@ pub fn local_time(ms: i64, zone: &TimeZone) -> String {
     }
 }
 
+/// An instant in UTC: "2026-03-28 18:00 UTC".
+pub fn utc_text(ms: i64) -> String {
+    local_time(ms, &TimeZone::UTC)
+}
+
 /// Pairs of sessions, one from each list, that overlap. Both lists must be
 /// sorted by start (as [`Schedule::sessions`] returns them).
 pub fn conflicts(mine: &[Session], theirs: &[Session]) -> Vec<(Session, Session)> {
@@ -439,10 +444,6 @@ mod tests {
         }
     }
 
-    fn utc(ms: i64) -> String {
-        local_time(ms, &TimeZone::UTC)
-    }
-
     #[test]
     fn berlin_sessions_keep_their_local_time_across_the_spring_change() {
         // Clocks go forward on Sunday 2026-03-29 in Berlin.
@@ -466,10 +467,10 @@ mod tests {
             );
             assert_eq!(x.minutes(), 180);
         }
-        assert_eq!(utc(sessions[0].starts_at_ms), "2026-03-21 18:00 UTC"); // CET, before
-        assert_eq!(utc(sessions[1].starts_at_ms), "2026-03-23 18:00 UTC");
-        assert_eq!(utc(sessions[2].starts_at_ms), "2026-03-28 18:00 UTC");
-        assert_eq!(utc(sessions[3].starts_at_ms), "2026-03-30 17:00 UTC"); // CEST, after
+        assert_eq!(utc_text(sessions[0].starts_at_ms), "2026-03-21 18:00 UTC"); // CET, before
+        assert_eq!(utc_text(sessions[1].starts_at_ms), "2026-03-23 18:00 UTC");
+        assert_eq!(utc_text(sessions[2].starts_at_ms), "2026-03-28 18:00 UTC");
+        assert_eq!(utc_text(sessions[3].starts_at_ms), "2026-03-30 17:00 UTC"); // CEST, after
         assert_eq!(
             local_time(sessions[3].starts_at_ms, &berlin),
             "2026-03-30 19:00 CEST"
@@ -489,8 +490,8 @@ mod tests {
         ))
         .unwrap();
         let s = spring.sessions();
-        assert_eq!(utc(s[0].starts_at_ms), "2026-03-02 01:30 UTC"); // EST (UTC-5)
-        assert_eq!(utc(s[1].starts_at_ms), "2026-03-09 00:30 UTC"); // EDT (UTC-4)
+        assert_eq!(utc_text(s[0].starts_at_ms), "2026-03-02 01:30 UTC"); // EST (UTC-5)
+        assert_eq!(utc_text(s[1].starts_at_ms), "2026-03-09 00:30 UTC"); // EDT (UTC-4)
         let autumn = Schedule::parse(&weekly(
             &["sunday"],
             "20:30",
@@ -501,8 +502,8 @@ mod tests {
         ))
         .unwrap();
         let s = autumn.sessions();
-        assert_eq!(utc(s[0].starts_at_ms), "2026-10-26 00:30 UTC"); // EDT
-        assert_eq!(utc(s[1].starts_at_ms), "2026-11-02 01:30 UTC"); // EST
+        assert_eq!(utc_text(s[0].starts_at_ms), "2026-10-26 00:30 UTC"); // EDT
+        assert_eq!(utc_text(s[1].starts_at_ms), "2026-11-02 01:30 UTC"); // EST
         let ny = zone("America/New_York").unwrap();
         assert!(
             s.iter()
@@ -524,7 +525,7 @@ mod tests {
         .unwrap();
         let first = s.sessions()[0];
         assert_eq!(first.minutes(), 180);
-        assert_eq!(utc(first.starts_at_ms), "2026-10-24 23:00 UTC");
+        assert_eq!(utc_text(first.starts_at_ms), "2026-10-24 23:00 UTC");
     }
 
     #[test]
@@ -596,7 +597,7 @@ mod tests {
         let sessions = s.sessions();
         assert_eq!(sessions.len(), 1);
         assert_eq!(sessions[0].minutes(), 24 * 60);
-        assert_eq!(utc(sessions[0].starts_at_ms), "2026-12-05 17:00 UTC");
+        assert_eq!(utc_text(sessions[0].starts_at_ms), "2026-12-05 17:00 UTC");
     }
 
     #[test]
@@ -728,7 +729,7 @@ mod tests {
     }
 
     #[test]
-    fn ics_feeds_are_crlf_folded_escaped_and_in_utc() {
+    fn ics_feeds_are_crlf_folded_escaped_and_in_utc_text() {
         let s = Schedule::parse(&weekly(
             &["monday"],
             "19:00",

@@ -248,6 +248,10 @@ pub async fn join(
             c.status
         )));
     }
+    if c.status == "full" {
+        // Unpaid holds past their time must not keep anyone out.
+        release_lapsed_holds(store, provider, Some(&c.id), now).await?;
+    }
     if c.visibility != "public"
         && !crate::campaigns::invite_code_opens(store, &c, req.invite_code.as_deref()).await?
     {
@@ -479,15 +483,26 @@ pub async fn promote(
         };
         let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
         match seat_and_pay(store, provider, rows, now).await {
-            Ok(Some(_)) => {
+            Ok(Some(seated)) => {
                 if let Some(a) = store.account_by_id(&head.account_id).await? {
+                    let held = seated
+                        .iter()
+                        .find_map(|s| s.hold_expires_at.filter(|_| s.status == "held"));
+                    let pay = match held {
+                        Some(until) => format!(
+                            " It is held for you until {}; pay for it before then or it goes \
+                             to the next in line.",
+                            crate::schedule::utc_text(until)
+                        ),
+                        None => String::new(),
+                    };
                     store
                         .queue_mail(
                             &new_id(),
                             &a.email,
                             &format!("A seat opened in {}", c.title),
                             &format!(
-                                "Good news, {}: a seat opened in \"{}\" and it is yours.\n",
+                                "Good news, {}: a seat opened in \"{}\" and it is yours.{pay}\n",
                                 a.handle, c.title
                             ),
                             now,
@@ -507,4 +522,70 @@ pub async fn promote(
         }
     }
     Ok(())
+}
+
+/// Releases holds that ran out unpaid (of one campaign, or all), tells each
+/// player, and gives the freed seats down the waitlist. Returns how many
+/// holds lapsed. The server runs it every few seconds; joins run it for
+/// their campaign first so a lapsed hold never keeps a seat from them.
+pub async fn release_lapsed_holds(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    campaign: Option<&str>,
+    now: i64,
+) -> Result<usize, AccountError> {
+    let mut released = 0;
+    let mut campaigns = std::collections::BTreeSet::new();
+    for s in store.lapsed_holds(campaign, now, 500).await? {
+        // A payment that landed meanwhile wins: the seat stays.
+        if !store.release_lapsed_hold(&s.id, now).await? {
+            continue;
+        }
+        released += 1;
+        if let (Some(a), Some(c)) = (
+            store.account_by_id(&s.account_id).await?,
+            store.campaign(&s.campaign_id).await?,
+        ) {
+            store
+                .queue_mail(
+                    &new_id(),
+                    &a.email,
+                    &format!("Your seat hold in {} ran out", c.title),
+                    &format!(
+                        "{}, your seat in \"{}\" was held for payment until {} and was not \
+                         paid, so it went back to the campaign. Nothing was charged. You can \
+                         join again while seats are open.\n",
+                        a.handle,
+                        c.title,
+                        crate::schedule::utc_text(s.hold_expires_at.unwrap_or(now)),
+                    ),
+                    now,
+                )
+                .await?;
+        }
+        campaigns.insert(s.campaign_id);
+    }
+    for c in campaigns {
+        promote(store, provider, &c, now).await?;
+    }
+    Ok(released)
+}
+
+/// Runs [`release_lapsed_holds`] every `every` until the task is dropped.
+pub async fn run_hold_sweeper(
+    store: Store,
+    provider: std::sync::Arc<dyn PaymentProvider>,
+    clock: crate::http::Clock,
+    every: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match release_lapsed_holds(&store, provider.as_ref(), None, clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(released = n, "lapsed seat holds released"),
+            Err(e) => tracing::warn!(error = %e, "releasing lapsed seat holds failed"),
+        }
+    }
 }

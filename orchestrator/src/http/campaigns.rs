@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/campaigns/{id}/calendar.ics", get(campaign_calendar))
         .route("/campaigns/{id}/invite-code", post(rotate_invite_code))
         .route("/me/calendar.ics", get(my_calendar))
+        .route("/me/seats", get(my_seats))
 }
 
 /// Remove a player (its game master): full refund of a paid seat; the
@@ -534,5 +535,50 @@ pub async fn discover(
     Ok(axum::Json(CampaignPage {
         campaigns: rows.into_iter().map(CampaignSummary::from).collect(),
         next,
+    }))
+}
+
+/// My seats and waitlist places.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MySeats {
+    /// Live seats (held for payment, or confirmed), oldest first.
+    pub seats: Vec<Seat>,
+    /// Campaigns I wait for, with my place in line.
+    pub waitlist: Vec<MyPlace>,
+}
+
+/// A waitlist place of mine.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyPlace {
+    /// The campaign.
+    pub campaign_id: String,
+    /// 1-based position in its line.
+    pub position: i64,
+    /// Seats wanted (a party waits as one).
+    pub size: i64,
+}
+
+/// My seats (with any hold's expiry) and waitlist places.
+#[utoipa::path(get, path = "/api/v1/me/seats", tag = "campaigns", security(("bearer" = [])), responses(
+    (status = 200, body = MySeats)
+))]
+pub async fn my_seats(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<axum::Json<MySeats>, ApiError> {
+    let seats = state.store.seats_of(&user.id).await?;
+    let mut waitlist = Vec::new();
+    for w in state.store.waiting_places(&user.id).await? {
+        if let Some((w, position)) = state.store.waiting(&w.campaign_id, &user.id).await? {
+            waitlist.push(MyPlace {
+                campaign_id: w.campaign_id,
+                position,
+                size: w.size,
+            });
+        }
+    }
+    Ok(axum::Json(MySeats {
+        seats: seats.into_iter().map(Seat::from).collect(),
+        waitlist,
     }))
 }

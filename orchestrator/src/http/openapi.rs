@@ -64,6 +64,7 @@ use super::AppState;
         super::admin::set_price_book,
         super::admin::reset_price_book,
         super::pricing::quote,
+        super::campaigns::my_seats,
         super::campaigns::create,
         super::campaigns::show,
         super::campaigns::preview,

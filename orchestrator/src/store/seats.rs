@@ -226,16 +226,62 @@ impl Store {
         refund_minor: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
+        self.release_where(id, refund_minor, now, "status IN ('held', 'confirmed')")
+            .await
+    }
+
+    /// Releases a hold whose time ran out unpaid; false if it was paid,
+    /// released or extended meanwhile.
+    pub async fn release_lapsed_hold(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        self.release_where(id, 0, now, "status = 'held' AND hold_expires_at <= $3")
+            .await
+    }
+
+    /// Holds that ran out unpaid by `now`, oldest first, optionally of one
+    /// campaign only.
+    pub async fn lapsed_holds(
+        &self,
+        campaign: Option<&str>,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<SeatRow>, StoreError> {
+        let only = if campaign.is_some() {
+            "AND campaign_id = $3"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {SEAT_COLUMNS} FROM seats WHERE status = 'held' AND hold_expires_at <= $1 \
+             {only} ORDER BY hold_expires_at, id LIMIT $2"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(limit);
+        if let Some(c) = campaign {
+            q = q.bind(c);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(seat).collect::<Result<_, _>>()?)
+    }
+
+    /// Releases seat `id` if `condition` (over the seat's columns; `$3` is
+    /// `now`) holds, in one transaction with the campaign's seat count.
+    async fn release_where(
+        &self,
+        id: &str,
+        refund_minor: i64,
+        now: i64,
+        condition: &'static str,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let released = sqlx::query(
+        let sql = format!(
             "UPDATE seats SET status = 'released', refund_minor = $2, hold_expires_at = NULL, \
-             updated_at = $3 WHERE id = $1 AND status IN ('held', 'confirmed')",
-        )
-        .bind(id)
-        .bind(refund_minor)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+             updated_at = $3 WHERE id = $1 AND {condition}"
+        );
+        let released = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(refund_minor)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         if released.rows_affected() != 1 {
             tx.rollback().await?;
             return Ok(false);
@@ -347,6 +393,18 @@ impl Store {
              WHERE campaign_id = $1 AND status = 'waiting' ORDER BY created_at, id",
         )
         .bind(campaign)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(wait).collect::<Result<_, _>>()?)
+    }
+
+    /// Campaigns an account waits for, oldest place first.
+    pub async fn waiting_places(&self, account: &str) -> Result<Vec<WaitRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, campaign_id, account_id, party_id, size, status, created_at FROM waitlist \
+             WHERE account_id = $1 AND status = 'waiting' ORDER BY created_at, id",
+        )
+        .bind(account)
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(wait).collect::<Result<_, _>>()?)

@@ -7,7 +7,12 @@ use orchestrator::store::accounts::AccountRow;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use orchestrator::seats::{self, PaymentProvider, PaymentStart};
+
+use crate::helpers::{TestApp, TestOptions, spawn_app, spawn_app_options, spawn_app_with};
 
 /// A published campaign of `players` seats starting 2027-01-01; returns its id.
 async fn campaign(app: &TestApp, players: u32) -> (String, String) {
@@ -552,4 +557,130 @@ async fn invite_only_campaigns_take_players_with_the_current_code_only() {
         .await,
         StatusCode::CREATED
     );
+}
+
+/// A payment provider whose payers never come back from checkout.
+#[derive(Debug)]
+struct NeverPaid;
+
+impl PaymentProvider for NeverPaid {
+    fn name(&self) -> &'static str {
+        "pending"
+    }
+    fn start(&self, _seats: &[orchestrator::store::seats::SeatRow]) -> PaymentStart {
+        PaymentStart::Pending
+    }
+}
+
+async fn my_seats(app: &TestApp, token: &str) -> Value {
+    let (status, s) = app
+        .json(Method::GET, "/api/v1/me/seats", Some(token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    s
+}
+
+#[tokio::test]
+async fn an_unpaid_hold_lapses_after_fifteen_minutes_and_the_waitlist_moves_up() {
+    let app = spawn_app_options(TestOptions {
+        payments: Arc::new(NeverPaid),
+        ..TestOptions::default()
+    })
+    .await;
+    let (id, _) = campaign(&app, 2).await;
+    let handles = ["ann", "bob", "cyd", "dee"];
+    let mut tokens = Vec::new();
+    for h in handles {
+        tokens.push(app.user(h).await.1);
+    }
+    for t in &tokens[..2] {
+        let (status, j) = join(&app, &id, t, false).await;
+        assert_eq!(status, StatusCode::CREATED, "{j}");
+        assert_eq!(j["seats"][0]["status"], "held");
+    }
+    assert_eq!(
+        join(&app, &id, &tokens[2], false).await.0,
+        StatusCode::ACCEPTED
+    );
+    let mine = my_seats(&app, &tokens[0]).await;
+    let expires = mine["seats"][0]["hold_expires_at"].as_i64().unwrap();
+    assert_eq!(expires, app.now.load(Ordering::SeqCst) + 15 * 60_000);
+    assert_eq!(
+        my_seats(&app, &tokens[2]).await["waitlist"][0]["position"],
+        1
+    );
+    // Ann pays in time (the provider's confirmation); Bob does not.
+    let ann_seat = mine["seats"][0]["id"].as_str().unwrap();
+    assert!(
+        app.store
+            .confirm_seat(ann_seat, app.now.load(Ordering::SeqCst))
+            .await
+            .unwrap()
+    );
+    // Nothing lapses a second early.
+    app.advance_ms(15 * 60_000 - 1);
+    let now = app.now.load(Ordering::SeqCst);
+    assert_eq!(
+        seats::release_lapsed_holds(&app.store, &NeverPaid, None, now)
+            .await
+            .unwrap(),
+        0
+    );
+    app.advance_ms(1);
+    let now = app.now.load(Ordering::SeqCst);
+    assert_eq!(
+        seats::release_lapsed_holds(&app.store, &NeverPaid, None, now)
+            .await
+            .unwrap(),
+        1
+    );
+    // Access tokens live 15 minutes too.
+    for (t, h) in tokens.iter_mut().zip(handles) {
+        *t = app.log_in(h).await.0;
+    }
+    // A second sweep finds nothing: nothing is released twice.
+    assert_eq!(
+        seats::release_lapsed_holds(&app.store, &NeverPaid, None, now)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        my_seats(&app, &tokens[0]).await["seats"][0]["status"],
+        "confirmed"
+    );
+    assert!(
+        my_seats(&app, &tokens[1]).await["seats"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Cyd, first in line, now holds the seat with a fresh hold.
+    let cyd = my_seats(&app, &tokens[2]).await;
+    assert_eq!(cyd["seats"][0]["status"], "held");
+    assert_eq!(cyd["seats"][0]["hold_expires_at"], now + 15 * 60_000);
+    assert!(cyd["waitlist"].as_array().unwrap().is_empty());
+    let mail = app.store.unsent_mail(100).await.unwrap();
+    assert!(
+        mail.iter()
+            .any(|m| m.1 == "bob@example.com" && m.2.contains("ran out"))
+    );
+    assert!(mail.iter().any(|m| m.1 == "cyd@example.com"
+        && m.2.contains("A seat opened")
+        && m.3.contains("pay for it before")));
+    // Cyd does not pay either; a join finds the campaign full of lapsed
+    // holds and releases them itself before deciding.
+    app.advance_ms(15 * 60_000);
+    let dee = app.log_in("dee").await.0;
+    let (status, j) = join(&app, &id, &dee, false).await;
+    assert_eq!(status, StatusCode::CREATED, "{j}");
+    let (_, c) = app
+        .json(
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}"),
+            Some(&dee),
+            None,
+        )
+        .await;
+    assert_eq!(c["seats_taken"], 2, "{c}");
 }
