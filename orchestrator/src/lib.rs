@@ -7,6 +7,7 @@ pub mod campaigns;
 pub mod cli;
 pub mod config;
 pub mod controller;
+pub mod discovery;
 pub mod http;
 pub mod mail;
 pub mod matchmaking;

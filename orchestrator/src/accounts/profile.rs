@@ -98,7 +98,8 @@ impl Window {
     }
 }
 
-fn parse_hhmm(s: &str) -> Option<i64> {
+/// Minutes of the day of `HH:MM` (`24:00` is 1440).
+pub fn parse_hhmm(s: &str) -> Option<i64> {
     let (h, m) = s.split_once(':')?;
     if h.len() != 2 || m.len() != 2 {
         return None;

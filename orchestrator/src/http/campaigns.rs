@@ -13,7 +13,9 @@ use super::error::{ApiError, ErrorBody};
 use super::json::{Json, Query, cursor};
 use super::{AppState, AuthUser};
 use crate::accounts::Role;
+use crate::accounts::profile::{DAYS, Window, parse_hhmm};
 use crate::campaigns::{self, Campaign, NewCampaign, Preview};
+use crate::discovery::{TimeFilter, merge_windows};
 use crate::pricing::LlmTier;
 use crate::seats::{self, JoinOutcome, JoinRequest, Seat};
 use crate::store::campaigns::{CampaignFilter, CampaignSort};
@@ -398,7 +400,21 @@ pub struct DiscoverQuery {
     pub starts_after: Option<i64>,
     /// First session before, Unix ms.
     pub starts_before: Option<i64>,
-    /// start (default) or price.
+    /// Only campaigns whose every session starts on one of these days in
+    /// the viewer's zone: comma separated mon,tue,wed,thu,fri,sat,sun.
+    pub weekdays: Option<String>,
+    /// Only campaigns whose every session starts at or after this time of
+    /// day in the viewer's zone, `HH:MM`.
+    pub from: Option<String>,
+    /// ... and ends by this time of day, `HH:MM` (`24:00` for midnight).
+    pub to: Option<String>,
+    /// The viewer's IANA zone for weekdays and times; default: my profile's.
+    pub tz: Option<String>,
+    /// Only campaigns whose every session lies inside my profile's weekly
+    /// availability.
+    #[serde(default)]
+    pub fits_my_availability: bool,
+    /// start (default), price or seats_left (most first).
     pub sort: Option<String>,
     /// The `next` of the previous page.
     pub cursor: Option<String>,
@@ -477,7 +493,7 @@ fn bad(field: &str, message: &str) -> ApiError {
 pub async fn discover(
     State(state): State<AppState>,
     // Signed-in players browse (and the per-user rate limit applies).
-    _user: AuthUser,
+    user: AuthUser,
     Query(q): Query<DiscoverQuery>,
 ) -> Result<axum::Json<CampaignPage>, ApiError> {
     let mode = q.mode.as_deref().map(campaigns::parse_mode).transpose()?;
@@ -508,7 +524,8 @@ pub async fn discover(
     let sort = match q.sort.as_deref() {
         None | Some("start") => CampaignSort::Start,
         Some("price") => CampaignSort::Price,
-        Some(_) => return Err(bad("sort", "must be start or price")),
+        Some("seats_left") => CampaignSort::SeatsLeft,
+        Some(_) => return Err(bad("sort", "must be start, price or seats_left")),
     };
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
@@ -524,18 +541,143 @@ pub async fn discover(
         starts_after: q.starts_after,
         starts_before: q.starts_before,
     };
-    let rows = state.store.discover(&filter, sort, after, limit).await?;
-    let next = cursor::next(&rows, limit, |r| {
-        let key = match sort {
-            CampaignSort::Start => r.first_session_at,
-            CampaignSort::Price => r.price_minor,
-        };
-        (key, r.id.as_str())
-    });
+    let time = time_filter(&state, &user.id, &q).await?;
+    if time.is_empty() {
+        let rows = state.store.discover(&filter, sort, after, limit).await?;
+        let next = cursor::next(&rows, limit, |r| (sort.key(r), r.id.as_str()));
+        return Ok(axum::Json(CampaignPage {
+            campaigns: rows.into_iter().map(CampaignSummary::from).collect(),
+            next,
+        }));
+    }
+    // Session times are worked out here, not in SQL: page through the
+    // other filters' matches until the page is full, scanning a bounded
+    // number of rows per request (the cursor then continues the scan).
+    const BATCH: i64 = 200;
+    const SCAN_MAX: usize = 2_000;
+    let mut page = Vec::new();
+    let mut position = after;
+    let mut scanned = 0;
+    'scan: loop {
+        let rows = state
+            .store
+            .discover(&filter, sort, position.clone(), BATCH)
+            .await?;
+        let exhausted = (rows.len() as i64) < BATCH;
+        for r in rows {
+            scanned += 1;
+            position = Some((sort.key(&r), r.id.clone()));
+            // The first session's start alone (a zero-length session) is
+            // a necessary condition and refuses most campaigns cheaply.
+            let first_start = crate::schedule::Session {
+                index: 0,
+                starts_at_ms: r.first_session_at,
+                ends_at_ms: r.first_session_at,
+            };
+            if time.session_fits(&first_start) && time.fits(&campaigns::sessions_of(&r)?) {
+                page.push(r);
+                if page.len() as i64 == limit {
+                    break 'scan;
+                }
+            }
+        }
+        if exhausted {
+            position = None;
+            break;
+        }
+        if scanned >= SCAN_MAX {
+            break;
+        }
+    }
     Ok(axum::Json(CampaignPage {
-        campaigns: rows.into_iter().map(CampaignSummary::from).collect(),
-        next,
+        campaigns: page.into_iter().map(CampaignSummary::from).collect(),
+        next: position.map(|(k, id)| cursor::after(k, &id)),
     }))
+}
+
+/// The viewer-zone time filters a listing asks for.
+async fn time_filter(
+    state: &AppState,
+    me: &str,
+    q: &DiscoverQuery,
+) -> Result<TimeFilter, ApiError> {
+    let profile = state.store.profile(me).await?;
+    let zone_name = match (&q.tz, &profile) {
+        (Some(tz), _) => tz.clone(),
+        (None, Some(p)) => p.time_zone.clone(),
+        (None, None) => "UTC".into(),
+    };
+    let zone = crate::schedule::zone(&zone_name)
+        .map_err(|_| bad("tz", "must be an IANA time zone such as Europe/Berlin"))?;
+    let weekdays = match q.weekdays.as_deref() {
+        None => None,
+        Some(list) => {
+            let mut days = [false; 7];
+            for d in list.split(',') {
+                let i = DAYS
+                    .iter()
+                    .position(|x| *x == d.trim().to_ascii_lowercase())
+                    .ok_or_else(|| {
+                        bad(
+                            "weekdays",
+                            "must be a comma-separated list of mon, tue, wed, thu, fri, sat, sun",
+                        )
+                    })?;
+                days[i] = true;
+            }
+            Some(days)
+        }
+    };
+    let time_of_day = |field: &str, v: &Option<String>| -> Result<Option<i64>, ApiError> {
+        v.as_deref()
+            .map(|s| {
+                parse_hhmm(s.trim())
+                    .ok_or_else(|| bad(field, "must be HH:MM (24-hour; 24:00 for midnight)"))
+            })
+            .transpose()
+    };
+    let window = match (time_of_day("from", &q.from)?, time_of_day("to", &q.to)?) {
+        (None, None) => None,
+        (from, to) => {
+            let (from, to) = (from.unwrap_or(0), to.unwrap_or(1_440));
+            if from >= to {
+                return Err(bad("to", "must be after from"));
+            }
+            Some((from, to))
+        }
+    };
+    let availability = if q.fits_my_availability {
+        let windows: Vec<Window> = profile
+            .as_ref()
+            .and_then(|p| serde_json::from_str(&p.availability).ok())
+            .unwrap_or_default();
+        let spans: Vec<(i64, i64)> = windows.iter().filter_map(Window::minutes).collect();
+        if spans.is_empty() {
+            return Err(bad(
+                "fits_my_availability",
+                "your profile has no availability windows; add them at /api/v1/me/profile",
+            ));
+        }
+        // The windows are in my profile's zone; a `tz` that differs would
+        // judge them on the wrong clock.
+        if let (Some(tz), Some(p)) = (&q.tz, &profile)
+            && *tz != p.time_zone
+        {
+            return Err(bad(
+                "tz",
+                "must be left out (or be your profile's zone) with fits_my_availability",
+            ));
+        }
+        Some(merge_windows(&spans))
+    } else {
+        None
+    };
+    Ok(TimeFilter {
+        zone,
+        weekdays,
+        window,
+        availability,
+    })
 }
 
 /// My seats and waitlist places.

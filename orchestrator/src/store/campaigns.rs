@@ -119,6 +119,28 @@ pub enum CampaignSort {
     Start,
     /// Cheapest first.
     Price,
+    /// Most seats left first.
+    SeatsLeft,
+}
+
+impl CampaignSort {
+    /// The column expression listings are ordered by (then by id).
+    fn expression(self) -> &'static str {
+        match self {
+            CampaignSort::Start => "first_session_at",
+            CampaignSort::Price => "price_minor",
+            CampaignSort::SeatsLeft => "(seats_taken - max_players)",
+        }
+    }
+
+    /// A row's sort key, as paging cursors carry it.
+    pub fn key(self, r: &CampaignRow) -> i64 {
+        match self {
+            CampaignSort::Start => r.first_session_at,
+            CampaignSort::Price => r.price_minor,
+            CampaignSort::SeatsLeft => r.seats_taken - r.max_players,
+        }
+    }
 }
 
 impl Store {
@@ -234,10 +256,7 @@ impl Store {
         after: Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<CampaignRow>, StoreError> {
-        let key = match sort {
-            CampaignSort::Start => "first_session_at",
-            CampaignSort::Price => "price_minor",
-        };
+        let key = sort.expression();
         // Only the filters given go into the statement, so the planner can
         // use the mode and tier indexes; every value is still a bound
         // parameter.

@@ -351,3 +351,241 @@ async fn discovery_filters_sorts_and_pages_by_cursor() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+/// A published campaign of `players` seats with a weekly schedule.
+async fn weekly(
+    app: &TestApp,
+    gm: &str,
+    title: &str,
+    (day, time, hours, zone, starts_on, weeks): (&str, &str, u32, &str, &str, u32),
+    players: u32,
+) -> String {
+    let mut b = body(title, "conquest", "ollama", starts_on);
+    b["settings"]["players"] = json!(players);
+    b["min_players"] = json!(2);
+    b["schedule"] = json!({"kind": "weekly", "weekdays": [day], "start_time": time,
+        "session_hours": hours, "time_zone": zone, "starts_on": starts_on, "weeks": weeks});
+    let c = create(app, gm, b).await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/campaigns/{id}/publish"),
+            Some(gm),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    id
+}
+
+fn titles(page: &Value) -> Vec<String> {
+    page["campaigns"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a page: {page}"))
+        .iter()
+        .map(|c| c["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn discovery_filters_by_weekday_time_and_availability_in_the_viewers_zone() {
+    let app = spawn_app().await;
+    let gm = app.game_master("keeper").await;
+    // Fridays 19:00-22:00 Berlin = Saturdays 03:00 in Tokyo.
+    weekly(
+        &app,
+        &gm,
+        "Berlin Fridays",
+        ("friday", "19:00", 3, "Europe/Berlin", "2027-01-01", 4),
+        8,
+    )
+    .await;
+    // Saturdays 10:00-12:00 UTC = Saturdays 19:00-21:00 in Tokyo.
+    weekly(
+        &app,
+        &gm,
+        "UTC Saturdays",
+        ("saturday", "10:00", 2, "UTC", "2027-01-02", 4),
+        8,
+    )
+    .await;
+    // Tuesdays 20:00 New York across the US change on 2027-03-14: 01:00
+    // Wednesday in London before it, 00:00 for the two weeks until the UK
+    // changes on 2027-03-28.
+    weekly(
+        &app,
+        &gm,
+        "New York Tuesdays",
+        ("tuesday", "20:00", 2, "America/New_York", "2027-03-01", 4),
+        8,
+    )
+    .await;
+    let (_, tokyo) = app.user("kei").await;
+    let r = app
+        .call(
+            Method::PATCH,
+            "/api/v1/me/profile",
+            Some(&tokyo),
+            Some(json!({"time_zone": "Asia/Tokyo"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let list = |q: &str| {
+        let app = &app;
+        let tokyo = tokyo.clone();
+        let path = format!("/api/v1/campaigns?{q}");
+        async move {
+            let (status, page) = app.json(Method::GET, &path, Some(&tokyo), None).await;
+            (status, page)
+        }
+    };
+    // Weekdays in my profile's zone (Tokyo) by default.
+    let (status, page) = list("weekdays=sat").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(titles(&page), ["Berlin Fridays", "UTC Saturdays"]);
+    let (_, page) = list("weekdays=sat&from=18:00&to=23:00").await;
+    assert_eq!(titles(&page), ["UTC Saturdays"]);
+    let (_, page) = list("weekdays=fri&tz=Europe/Berlin").await;
+    assert_eq!(titles(&page), ["Berlin Fridays"]);
+    // The New York campaign keeps 20:00 for New Yorkers across their change...
+    let (_, page) = list("weekdays=tue&from=20:00&to=22:00&tz=America/New_York").await;
+    assert_eq!(titles(&page), ["New York Tuesdays"]);
+    // ...but not for Londoners, whose clocks change two weeks later.
+    let (_, page) = list("weekdays=wed&from=01:00&to=03:00&tz=Europe/London").await;
+    assert!(titles(&page).is_empty(), "{page}");
+    let (_, page) = list("weekdays=tue,wed&from=00:00&to=03:00&tz=Europe/London").await;
+    assert_eq!(titles(&page), ["New York Tuesdays"]);
+    // "Fits my availability" needs windows first.
+    let (status, e) = list("fits_my_availability=true").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["error"]["field"], "fits_my_availability");
+    let r = app
+        .call(
+            Method::PATCH,
+            "/api/v1/me/profile",
+            Some(&tokyo),
+            Some(
+                json!({"availability": [{"day": "sat", "start": "18:00", "end": "22:00"},
+                                         {"day": "sat", "start": "02:00", "end": "04:00"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, page) = list("fits_my_availability=true").await;
+    assert_eq!(
+        titles(&page),
+        ["UTC Saturdays"],
+        "Berlin's 3 hours overrun 02:00-04:00"
+    );
+    // Bad filters are named.
+    for (q, field) in [
+        ("weekdays=funday", "weekdays"),
+        ("from=25:00", "from"),
+        ("to=7pm", "to"),
+        ("from=20:00&to=19:00", "to"),
+        ("tz=Mars/Olympus&weekdays=mon", "tz"),
+        ("fits_my_availability=true&tz=UTC", "tz"),
+        ("sort=popularity", "sort"),
+    ] {
+        let (status, e) = list(q).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{q}: {e}");
+        assert_eq!(e["error"]["field"], field, "{q}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn time_filtered_listings_page_by_cursor_without_gaps_or_repeats() {
+    let app = spawn_app().await;
+    let gm = app.game_master("keeper").await;
+    let mut expected = Vec::new();
+    for i in 0..9 {
+        let day = if i % 3 == 0 { "monday" } else { "saturday" };
+        let title = format!("Campaign {i}");
+        let start = format!("2027-02-{:02}", i + 1);
+        weekly(&app, &gm, &title, (day, "18:00", 2, "UTC", &start, 4), 8).await;
+        if day == "saturday" {
+            expected.push(title);
+        }
+    }
+    let (_, player) = app.user("pat").await;
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/campaigns?weekdays=sat&tz=UTC&limit=2".to_string();
+    loop {
+        let (status, page) = app.json(Method::GET, &path, Some(&player), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(titles(&page));
+        match page["next"].as_str() {
+            Some(n) => path = format!("/api/v1/campaigns?weekdays=sat&tz=UTC&limit=2&cursor={n}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn discovery_sorts_by_seats_left_most_first() {
+    let app = spawn_app().await;
+    let gm = app.game_master("keeper").await;
+    let small = weekly(
+        &app,
+        &gm,
+        "Small",
+        ("monday", "18:00", 2, "UTC", "2027-02-01", 4),
+        3,
+    )
+    .await;
+    weekly(
+        &app,
+        &gm,
+        "Large",
+        ("monday", "18:00", 2, "UTC", "2027-02-02", 4),
+        12,
+    )
+    .await;
+    weekly(
+        &app,
+        &gm,
+        "Medium",
+        ("monday", "18:00", 2, "UTC", "2027-02-03", 4),
+        6,
+    )
+    .await;
+    let (_, a) = app.user("ann").await;
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/campaigns/{small}/join"),
+            Some(&a),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let (_, page) = app
+        .json(
+            Method::GET,
+            "/api/v1/campaigns?sort=seats_left",
+            Some(&a),
+            None,
+        )
+        .await;
+    assert_eq!(titles(&page), ["Large", "Medium", "Small"]);
+    let (_, page) = app
+        .json(
+            Method::GET,
+            "/api/v1/campaigns?sort=seats_left&limit=1",
+            Some(&a),
+            None,
+        )
+        .await;
+    let next = page["next"].as_str().unwrap().to_string();
+    let (_, page) = app
+        .json(
+            Method::GET,
+            &format!("/api/v1/campaigns?sort=seats_left&limit=5&cursor={next}"),
+            Some(&a),
+            None,
+        )
+        .await;
+    assert_eq!(titles(&page), ["Medium", "Small"]);
+}

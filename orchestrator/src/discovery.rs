@@ -1,0 +1,166 @@
+//! Discovery's time filters, in the viewer's own zone: "only sessions on
+//! these weekdays", "only sessions inside this time of day", and "only
+//! campaigns whose every session fits my weekly availability". Pure: the
+//! listing handler pages through candidates and asks [`TimeFilter::fits`].
+//!
+//! A campaign fits when every one of its sessions does, judged on the
+//! viewer's wall clock for that date, so a campaign planned in Berlin that
+//! moves an hour against a New York viewer's clock for the weeks between
+//! the two daylight-saving changes is judged on each side correctly.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::schedule::Session;
+
+/// Minutes in a day and in a week.
+const DAY: i64 = 1_440;
+const WEEK: i64 = 7 * DAY;
+
+/// What a viewer asks of a campaign's session times.
+#[derive(Debug, Clone)]
+pub struct TimeFilter {
+    /// The viewer's zone.
+    pub zone: TimeZone,
+    /// Weekdays (Monday = 0) sessions may start on; `None` for any.
+    pub weekdays: Option<[bool; 7]>,
+    /// Minutes of the day `[from, to)` a session must lie in; `None` for any.
+    pub window: Option<(i64, i64)>,
+    /// Minutes of the week `[start, end)` (merged, sorted) every session
+    /// must lie in one of; `None` for any.
+    pub availability: Option<Vec<(i64, i64)>>,
+}
+
+impl TimeFilter {
+    /// Whether the filter asks anything at all.
+    pub fn is_empty(&self) -> bool {
+        self.weekdays.is_none() && self.window.is_none() && self.availability.is_none()
+    }
+
+    /// Whether every session fits.
+    pub fn fits(&self, sessions: &[Session]) -> bool {
+        sessions.iter().all(|s| self.session_fits(s))
+    }
+
+    /// Whether one session fits: quick to refuse, so listings check a
+    /// campaign's first session before working out the rest.
+    pub fn session_fits(&self, s: &Session) -> bool {
+        let Ok(ts) = Timestamp::from_millisecond(s.starts_at_ms) else {
+            return false;
+        };
+        let local = ts.to_zoned(self.zone.clone());
+        let day = i64::from(local.weekday().to_monday_zero_offset());
+        let minute = i64::from(local.hour()) * 60 + i64::from(local.minute());
+        let length = s.minutes();
+        if let Some(days) = &self.weekdays
+            && !days[day as usize]
+        {
+            return false;
+        }
+        if let Some((from, to)) = self.window
+            && !(minute >= from && minute + length <= to)
+        {
+            return false;
+        }
+        if let Some(windows) = &self.availability {
+            let start = day * DAY + minute;
+            return windows
+                .iter()
+                .any(|&(a, b)| a <= start && start + length <= b);
+        }
+        true
+    }
+}
+
+/// Merges weekly windows `[start, end)` in minutes of the week into sorted,
+/// non-overlapping spans; a span running into Sunday midnight continues
+/// into Monday (a copy a week later lets a session cross that boundary).
+pub fn merge_windows(windows: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut all: Vec<(i64, i64)> = windows
+        .iter()
+        .filter(|(a, b)| a < b)
+        .flat_map(|&(a, b)| [(a, b), (a + WEEK, b + WEEK)])
+        .collect();
+    all.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(all.len());
+    for (a, b) in all {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::zone;
+
+    fn at(text: &str, hours: i64) -> Session {
+        let ts: Timestamp = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+        let start = ts.as_millisecond();
+        Session {
+            index: 0,
+            starts_at_ms: start,
+            ends_at_ms: start + hours * 3_600_000,
+        }
+    }
+
+    fn filter(tz: &str) -> TimeFilter {
+        TimeFilter {
+            zone: zone(tz).unwrap_or_else(|e| panic!("{e}")),
+            weekdays: None,
+            window: None,
+            availability: None,
+        }
+    }
+
+    #[test]
+    fn weekdays_are_judged_on_the_viewers_clock_not_utc() {
+        // Friday 23:00 UTC is Saturday 08:00 in Tokyo.
+        let s = at("2027-01-08T23:00:00Z", 2);
+        let mut f = filter("Asia/Tokyo");
+        f.weekdays = Some([false, false, false, false, false, true, false]);
+        assert!(f.session_fits(&s));
+        let mut f = filter("UTC");
+        f.weekdays = Some([false, false, false, false, false, true, false]);
+        assert!(!f.session_fits(&s));
+    }
+
+    #[test]
+    fn a_time_window_holds_the_whole_session_on_both_sides_of_a_dst_change() {
+        // 18:00 UTC sessions: 19:00-22:00 in Berlin before 2027-03-28,
+        // 20:00-23:00 after it.
+        let mut f = filter("Europe/Berlin");
+        f.window = Some((19 * 60, 22 * 60));
+        assert!(f.session_fits(&at("2027-03-20T18:00:00Z", 3)));
+        assert!(!f.session_fits(&at("2027-04-03T18:00:00Z", 3)));
+        // New York viewers see the same session at 13:00 EST, then 14:00 EDT
+        // (their change comes two weeks before Europe's).
+        let mut f = filter("America/New_York");
+        f.window = Some((13 * 60, 16 * 60));
+        assert!(f.session_fits(&at("2027-03-06T18:00:00Z", 3)));
+        assert!(!f.session_fits(&at("2027-03-20T18:00:00Z", 3)));
+        assert!(f.fits(&[at("2027-03-06T18:00:00Z", 3)]));
+        assert!(!f.fits(&[at("2027-03-06T18:00:00Z", 3), at("2027-03-20T18:00:00Z", 3)]));
+    }
+
+    #[test]
+    fn availability_must_hold_every_session_and_may_run_across_midnight() {
+        // Saturday 20:00 - Sunday 02:00 as two windows.
+        let sat = 5 * DAY;
+        let windows = merge_windows(&[(sat + 20 * 60, sat + DAY), (sat + DAY, sat + DAY + 120)]);
+        assert_eq!(windows[0], (sat + 20 * 60, sat + DAY + 120));
+        let mut f = filter("UTC");
+        f.availability = Some(windows);
+        assert!(f.session_fits(&at("2027-01-09T22:00:00Z", 3))); // Sat 22:00-01:00
+        assert!(!f.session_fits(&at("2027-01-09T19:00:00Z", 3))); // starts too early
+        assert!(!f.session_fits(&at("2027-01-10T01:00:00Z", 2))); // ends too late
+        // Sunday night into Monday morning crosses the week's end.
+        let sun = 6 * DAY;
+        let mut f = filter("UTC");
+        f.availability = Some(merge_windows(&[(sun + 22 * 60, WEEK), (0, 120)]));
+        assert!(f.session_fits(&at("2027-01-10T23:00:00Z", 2)));
+    }
+}
