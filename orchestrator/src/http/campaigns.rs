@@ -40,6 +40,11 @@ pub fn routes() -> Router<AppState> {
         .route("/campaigns/{id}/invite-code", post(rotate_invite_code))
         .route("/me/calendar.ics", get(my_calendar))
         .route("/me/seats", get(my_seats))
+        .route(
+            "/me/calendar-feed",
+            post(make_calendar_feed).delete(end_calendar_feed),
+        )
+        .route("/calendar-feeds/{token}/sessions.ics", get(calendar_feed))
 }
 
 /// Remove a player (its game master): full refund of a paid seat; the
@@ -131,26 +136,100 @@ pub async fn my_calendar(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
+    Ok(ics(calendar_of(&state, &user.id).await?))
+}
+
+/// Every session of the campaigns `account` holds a seat in or runs.
+async fn calendar_of(state: &AppState, account: &str) -> Result<String, ApiError> {
     let mut events = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
-    for s in state.store.seats_of(&user.id).await? {
+    for s in state.store.seats_of(account).await? {
         if seen.insert(s.campaign_id.clone())
             && let Some(c) = state.store.campaign(&s.campaign_id).await?
         {
             events.extend(campaigns::calendar_events(&c)?);
         }
     }
-    for c in state.store.campaigns_of(&user.id).await? {
+    for c in state.store.campaigns_of(account).await? {
         if c.status != "cancelled" && seen.insert(c.id.clone()) {
             events.extend(campaigns::calendar_events(&c)?);
         }
     }
     events.sort_by_key(|e| e.session.starts_at_ms);
-    Ok(ics(crate::schedule::ics_feed(
+    Ok(crate::schedule::ics_feed(
         "My Startales sessions",
         &events,
         state.clock.now(),
-    )))
+    ))
+}
+
+/// A secret feed address.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalendarFeed {
+    /// Path of my sessions feed (add it to a calendar app after this
+    /// server's origin); anyone with it can read my schedule, so it is
+    /// shown only now. Making a new one ends the old one.
+    pub path: String,
+}
+
+/// Make (or replace) the secret address of my sessions feed, for calendar
+/// apps that cannot send a bearer token.
+#[utoipa::path(post, path = "/api/v1/me/calendar-feed", tag = "campaigns", security(("bearer" = [])), responses(
+    (status = 201, body = CalendarFeed)
+))]
+pub async fn make_calendar_feed(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<(StatusCode, axum::Json<CalendarFeed>), ApiError> {
+    let token = crate::accounts::tokens::random_token();
+    state
+        .store
+        .set_calendar_feed(
+            &user.id,
+            &crate::accounts::tokens::hash_token(&token),
+            state.clock.now(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CalendarFeed {
+            path: format!("/api/v1/calendar-feeds/{token}/sessions.ics"),
+        }),
+    ))
+}
+
+/// End my secret feed address.
+#[utoipa::path(delete, path = "/api/v1/me/calendar-feed", tag = "campaigns", security(("bearer" = [])), responses(
+    (status = 204, description = "ended"),
+    (status = 404, body = ErrorBody, description = "there was none")
+))]
+pub async fn end_calendar_feed(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<StatusCode, ApiError> {
+    if state.store.delete_calendar_feed(&user.id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// A sessions feed by its secret address (no bearer token: the address is
+/// the credential).
+#[utoipa::path(get, path = "/api/v1/calendar-feeds/{token}/sessions.ics", tag = "campaigns", params(("token" = String, Path)), responses(
+    (status = 200, description = "the feed", content_type = "text/calendar"),
+    (status = 404, body = ErrorBody, description = "no such feed (or it was replaced)")
+))]
+pub async fn calendar_feed(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let owner = state
+        .store
+        .calendar_feed_owner(&crate::accounts::tokens::hash_token(&token))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(ics(calendar_of(&state, &owner).await?))
 }
 
 /// Join: seats for me (or, with `party`, my whole party: all or none), or a

@@ -780,6 +780,7 @@ impl Store {
             "DELETE FROM refresh_tokens WHERE account_id = $1",
             "DELETE FROM account_tokens WHERE account_id = $1",
             "DELETE FROM api_keys WHERE account_id = $1",
+            "DELETE FROM calendar_feeds WHERE account_id = $1",
             "DELETE FROM friendships WHERE requester_id = $1 OR addressee_id = $1",
             "DELETE FROM blocks WHERE blocker_id = $1 OR blocked_id = $1",
             "DELETE FROM party_members WHERE account_id = $1",

@@ -311,4 +311,49 @@ impl Store {
         let rows = query.fetch_all(self.pool()).await?;
         Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
     }
+
+    /// Sets an account's calendar feed token (replacing any earlier one).
+    pub async fn set_calendar_feed(
+        &self,
+        account: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM calendar_feeds WHERE account_id = $1")
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO calendar_feeds (account_id, token_hash, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(account)
+        .bind(token_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes an account's calendar feed; false if it had none.
+    pub async fn delete_calendar_feed(&self, account: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM calendar_feeds WHERE account_id = $1")
+            .bind(account)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The account a calendar feed token belongs to.
+    pub async fn calendar_feed_owner(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT account_id FROM calendar_feeds WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("account_id")).transpose()?)
+    }
 }

@@ -684,3 +684,66 @@ async fn an_unpaid_hold_lapses_after_fifteen_minutes_and_the_waitlist_moves_up()
         .await;
     assert_eq!(c["seats_taken"], 2, "{c}");
 }
+
+#[tokio::test]
+async fn a_secret_feed_address_serves_my_sessions_without_a_token_until_replaced() {
+    let app = spawn_app().await;
+    let (id, _) = campaign(&app, 4).await;
+    let (_, nova) = app.user("nova").await;
+    assert_eq!(join(&app, &id, &nova, false).await.0, StatusCode::CREATED);
+    let (status, feed) = app
+        .json(Method::POST, "/api/v1/me/calendar-feed", Some(&nova), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{feed}");
+    let path = feed["path"].as_str().unwrap().to_string();
+    let r = app.call(Method::GET, &path, None, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    assert_eq!(text.matches("BEGIN:VEVENT").count(), 4, "{text}");
+    // Guessing is useless; a new address ends the old one.
+    let r = app
+        .call(
+            Method::GET,
+            "/api/v1/calendar-feeds/guess/sessions.ics",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let (_, again) = app
+        .json(Method::POST, "/api/v1/me/calendar-feed", Some(&nova), None)
+        .await;
+    let new_path = again["path"].as_str().unwrap();
+    assert_ne!(new_path, path);
+    assert_eq!(
+        app.call(Method::GET, &path, None, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.call(Method::GET, new_path, None, None).await.status(),
+        StatusCode::OK
+    );
+    // Ended: gone.
+    let r = app
+        .call(
+            Method::DELETE,
+            "/api/v1/me/calendar-feed",
+            Some(&nova),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.call(Method::GET, new_path, None, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let r = app
+        .call(
+            Method::DELETE,
+            "/api/v1/me/calendar-feed",
+            Some(&nova),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
