@@ -185,6 +185,97 @@ fn random_seed() -> u64 {
     u64::from_le_bytes(b)
 }
 
+fn checked_title(title: &str) -> Result<String, AccountError> {
+    let title = title.trim().to_string();
+    let n = title.chars().count();
+    if !(3..=80).contains(&n) || title.chars().any(char::is_control) {
+        return Err(invalid("title", "must be 3 to 80 characters"));
+    }
+    Ok(title)
+}
+
+fn checked_description(description: &str) -> Result<String, AccountError> {
+    let description = description.trim().to_string();
+    if description.chars().count() > 4000 {
+        return Err(invalid("description", "must be at most 4000 characters"));
+    }
+    Ok(description)
+}
+
+fn checked_tier(tier: &str) -> Result<LlmTier, AccountError> {
+    tier.trim().parse().map_err(|_| {
+        invalid(
+            "llm_tier",
+            "must be one of ollama, gemini, grok, anthropic, openai",
+        )
+    })
+}
+
+fn checked_min_players(min: u32, max: u32) -> Result<i64, AccountError> {
+    if !(2..=max).contains(&min) {
+        return Err(invalid(
+            "min_players",
+            format!("must be between 2 and the maximum of {max} players"),
+        ));
+    }
+    Ok(i64::from(min))
+}
+
+/// A schedule's sessions, refused unless the first is still ahead.
+fn checked_sessions(spec: &ScheduleSpec, now: i64) -> Result<Vec<Session>, AccountError> {
+    let schedule = Schedule::parse(spec).map_err(|e| AccountError::Invalid {
+        field: e.field,
+        message: format!("schedule: {}", e.message),
+    })?;
+    let sessions = schedule.sessions();
+    match sessions.first() {
+        None => Err(invalid("schedule", "has no sessions")),
+        Some(first) if first.starts_at_ms <= now => Err(invalid(
+            "schedule",
+            "the first session must be in the future",
+        )),
+        Some(_) => Ok(sessions),
+    }
+}
+
+/// Prices a seat; fills the row's schedule-derived and price fields.
+fn price_into(
+    row: &mut CampaignRow,
+    book: &PriceBook,
+    spec: &ScheduleSpec,
+    sessions: &[Session],
+    tier: LlmTier,
+) -> Result<(), AccountError> {
+    let (Some(first), Some(last)) = (sessions.first(), sessions.last()) else {
+        return Err(invalid("schedule", "has no sessions"));
+    };
+    let q: Quote = quote(
+        book,
+        QuoteRequest {
+            players: u32::try_from(row.max_players).unwrap_or(u32::MAX),
+            sessions: u32::try_from(sessions.len()).unwrap_or(u32::MAX),
+            session_minutes: u32::try_from(first.minutes()).unwrap_or(u32::MAX),
+            tier,
+        },
+    )
+    .map_err(|e| invalid("schedule", e.to_string()))?;
+    row.schedule = to_json(spec)?;
+    row.first_session_at = first.starts_at_ms;
+    row.last_session_end = last.ends_at_ms;
+    row.session_count = i64::try_from(sessions.len()).unwrap_or(i64::MAX);
+    row.llm_tier = tier.as_str().to_string();
+    row.price_minor = q.price.amount;
+    row.currency = q.price.currency.code().to_string();
+    row.quote = to_json(&q)?;
+    Ok(())
+}
+
+/// Stored JSON text of a value (which cannot fail for these types, but is
+/// not unwrapped on principle).
+fn to_json<T: Serialize>(v: &T) -> Result<String, AccountError> {
+    serde_json::to_string(v).map_err(|e| AccountError::Hashing(e.to_string()))
+}
+
 /// Creates a draft campaign for game master `gm`.
 pub async fn create(
     store: &Store,
@@ -193,89 +284,48 @@ pub async fn create(
     req: NewCampaign,
     now: i64,
 ) -> Result<Campaign, AccountError> {
-    let title = req.title.trim().to_string();
-    let n = title.chars().count();
-    if !(3..=80).contains(&n) || title.chars().any(char::is_control) {
-        return Err(invalid("title", "must be 3 to 80 characters"));
-    }
-    let description = req.description.trim().to_string();
-    if description.chars().count() > 4000 {
-        return Err(invalid("description", "must be at most 4000 characters"));
-    }
+    let title = checked_title(&req.title)?;
+    let description = checked_description(&req.description)?;
     let settings: Settings = serde_json::from_value(req.settings.clone())
         .map_err(|e| invalid("settings", format!("{e}")))?;
-    let tier: LlmTier = req.llm_tier.trim().parse().map_err(|_| {
-        invalid(
-            "llm_tier",
-            "must be one of ollama, gemini, grok, anthropic, openai",
-        )
-    })?;
+    let tier = checked_tier(&req.llm_tier)?;
     let max = u32::from(settings.players());
-    if !(2..=max).contains(&req.min_players) {
-        return Err(invalid(
-            "min_players",
-            format!("must be between 2 and the maximum of {max} players"),
-        ));
-    }
-    let schedule = Schedule::parse(&req.schedule).map_err(|e| AccountError::Invalid {
-        field: e.field,
-        message: format!("schedule: {}", e.message),
-    })?;
-    let sessions = schedule.sessions();
-    let (Some(first), Some(last)) = (sessions.first(), sessions.last()) else {
-        return Err(invalid("schedule", "has no sessions"));
-    };
-    if first.starts_at_ms <= now {
-        return Err(invalid(
-            "schedule",
-            "the first session must be in the future",
-        ));
-    }
-    let q: Quote = quote(
-        book,
-        QuoteRequest {
-            players: max,
-            sessions: u32::try_from(sessions.len()).unwrap_or(u32::MAX),
-            session_minutes: u32::try_from(first.minutes()).unwrap_or(u32::MAX),
-            tier,
-        },
-    )
-    .map_err(|e| invalid("schedule", e.to_string()))?;
+    let min_players = checked_min_players(req.min_players, max)?;
+    let sessions = checked_sessions(&req.schedule, now)?;
     let seed = req.seed.unwrap_or_else(random_seed);
-    let canonical_settings =
-        serde_json::to_string(&settings).map_err(|e| AccountError::Hashing(e.to_string()))?;
-    let row = CampaignRow {
+    let mut row = CampaignRow {
         id: new_id(),
         gm_id: gm.to_string(),
         title,
         description,
         mode: settings.mode().as_str().to_string(),
-        settings: canonical_settings,
+        settings: to_json(&settings)?,
         generator_version: serde_json::to_value(settings.generator_version())
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_else(|| "v1".into()),
         seed: seed.to_string(),
-        llm_tier: tier.as_str().to_string(),
-        min_players: i64::from(req.min_players),
+        llm_tier: String::new(),
+        min_players,
         max_players: i64::from(max),
         visibility: match req.visibility {
             CampaignVisibility::Public => "public".into(),
             CampaignVisibility::Invite => "invite".into(),
         },
-        schedule: serde_json::to_string(&req.schedule)
-            .map_err(|e| AccountError::Hashing(e.to_string()))?,
-        first_session_at: first.starts_at_ms,
-        last_session_end: last.ends_at_ms,
-        session_count: i64::try_from(sessions.len()).unwrap_or(i64::MAX),
-        price_minor: q.price.amount,
-        currency: q.price.currency.code().to_string(),
-        quote: serde_json::to_string(&q).map_err(|e| AccountError::Hashing(e.to_string()))?,
+        schedule: String::new(),
+        first_session_at: 0,
+        last_session_end: 0,
+        session_count: 0,
+        price_minor: 0,
+        currency: String::new(),
+        quote: String::new(),
         status: "draft".into(),
         seats_taken: 0,
         created_at: now,
         published_at: None,
+        terms_version: 0,
     };
+    price_into(&mut row, book, &req.schedule, &sessions, tier)?;
     store.insert_campaign(&row, now).await?;
     let code = if row.visibility == "invite" {
         Some(rotate_invite_code(store, &row, now).await?)
@@ -285,6 +335,170 @@ pub async fn create(
     let mut c = Campaign::from_row(row, Some(gm));
     c.invite_code = code;
     Ok(c)
+}
+
+/// How long players may leave with a full refund after a change against
+/// them: a week.
+pub const REFUND_OFFER_MS: i64 = 7 * 86_400_000;
+
+/// A game master's change to a campaign: every field optional.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignPatch {
+    /// Title, 3-80 characters.
+    pub title: Option<String>,
+    /// Description, up to 4000 characters.
+    pub description: Option<String>,
+    /// Narration tier.
+    pub llm_tier: Option<String>,
+    /// Fewest players to run.
+    pub min_players: Option<u32>,
+    /// A new schedule (the first session still ahead).
+    #[schema(value_type = Option<Object>)]
+    pub schedule: Option<ScheduleSpec>,
+}
+
+/// What a change did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Changed {
+    /// The campaign now.
+    pub campaign: Campaign,
+    /// Seated players told of the change.
+    pub notified: usize,
+    /// When the change hurts seated players (a new schedule, a cheaper
+    /// tier, or new seats cheaper than theirs), each may leave with a full
+    /// refund until this time, Unix ms.
+    pub refund_offer_until: Option<i64>,
+}
+
+/// Applies a game master's change. Drafts take anything. Once players hold
+/// seats nothing changes silently: their seats keep the price they were
+/// sold at, every seated player is told, and a change against them (a new
+/// schedule, a cheaper tier, a lower price for new seats) lets each leave
+/// with a full refund for [`REFUND_OFFER_MS`] (and at least until the new
+/// first session), even once play has begun.
+pub async fn update(
+    store: &Store,
+    book: &PriceBook,
+    c: &CampaignRow,
+    actor: &str,
+    patch: CampaignPatch,
+    now: i64,
+) -> Result<Changed, AccountError> {
+    if !matches!(c.status.as_str(), "draft" | "published" | "full") {
+        return Err(AccountError::Conflict(format!(
+            "a {} campaign cannot be changed",
+            c.status
+        )));
+    }
+    let mut next = c.clone();
+    if let Some(t) = &patch.title {
+        next.title = checked_title(t)?;
+    }
+    if let Some(d) = &patch.description {
+        next.description = checked_description(d)?;
+    }
+    if let Some(m) = patch.min_players {
+        next.min_players =
+            checked_min_players(m, u32::try_from(c.max_players).unwrap_or(u32::MAX))?;
+    }
+    let old_tier: LlmTier = c.llm_tier.parse().unwrap_or(LlmTier::Ollama);
+    let tier = match &patch.llm_tier {
+        Some(t) => checked_tier(t)?,
+        None => old_tier,
+    };
+    let stored_spec: ScheduleSpec = serde_json::from_str(&c.schedule)
+        .map_err(|e| AccountError::Hashing(format!("stored schedule: {e}")))?;
+    let rescheduled = patch.schedule.as_ref().is_some_and(|s| *s != stored_spec);
+    let terms_changed = rescheduled || tier != old_tier;
+    if terms_changed {
+        let spec = patch.schedule.clone().unwrap_or(stored_spec);
+        let sessions = checked_sessions(&spec, now)?;
+        price_into(&mut next, book, &spec, &sessions, tier)?;
+    }
+    let seated = store.live_seats(&c.id).await?;
+    let token_price = |t: LlmTier| {
+        book.tiers
+            .iter()
+            .find(|x| x.tier == t)
+            .map_or(0, |x| x.minor_per_million_tokens)
+    };
+    let hurts = !seated.is_empty()
+        && (rescheduled
+            || token_price(tier) < token_price(old_tier)
+            || seated.iter().any(|s| next.price_minor < s.price_minor));
+    let offer = hurts.then(|| (now + REFUND_OFFER_MS).max(next.first_session_at));
+    if !store
+        .update_campaign(&next, c.terms_version, terms_changed, offer, now)
+        .await?
+    {
+        return Err(AccountError::Conflict(
+            "the campaign changed meanwhile; reload it and try again".into(),
+        ));
+    }
+    crate::safety::audit(
+        store,
+        Some(actor),
+        "campaign.update",
+        "campaign",
+        &c.id,
+        serde_json::json!({
+            "title": next.title, "llm_tier": next.llm_tier, "schedule_changed": rescheduled,
+            "price_minor": {"from": c.price_minor, "to": next.price_minor},
+            "currency": next.currency, "refund_offer_until": offer,
+        }),
+        now,
+    )
+    .await?;
+    let mut notified = 0;
+    if terms_changed || c.title != next.title {
+        for s in &seated {
+            let mut body = format!(
+                "the game master changed \"{}\" (now \"{}\").\n",
+                c.title, next.title
+            );
+            if rescheduled {
+                body.push_str(&format!(
+                    "Sessions: {} from {} (UTC), was {} from {}.\n",
+                    next.session_count,
+                    crate::schedule::utc_text(next.first_session_at),
+                    c.session_count,
+                    crate::schedule::utc_text(c.first_session_at),
+                ));
+            }
+            if tier != old_tier {
+                body.push_str(&format!("Narration: {tier}, was {old_tier}.\n"));
+            }
+            body.push_str(&format!(
+                "Your seat keeps the price you paid ({} minor units of {}).\n",
+                s.price_minor, s.currency
+            ));
+            if let Some(until) = offer {
+                body.push_str(&format!(
+                    "If this no longer suits you, leave the campaign before {} for a full refund.\n",
+                    crate::schedule::utc_text(until)
+                ));
+            }
+            let subject = format!("Changes to {}", next.title);
+            if crate::mail::tell(
+                store,
+                &s.account_id,
+                &subject,
+                |h| format!("{h}, {body}"),
+                now,
+            )
+            .await?
+            {
+                notified += 1;
+            }
+        }
+    }
+    let row = store.campaign(&c.id).await?.ok_or(AccountError::NotFound)?;
+    Ok(Changed {
+        campaign: Campaign::from_row(row, Some(actor)),
+        notified,
+        refund_offer_until: offer,
+    })
 }
 
 /// A campaign its game master (or an admin) may manage.
@@ -370,7 +584,8 @@ pub async fn publish(store: &Store, row: &CampaignRow, now: i64) -> Result<(), A
     Ok(())
 }
 
-/// Cancels a draft or published campaign (seat refunds come with seats).
+/// Moves a draft, published or full campaign to cancelled (seats and the
+/// waitlist are settled by [`crate::seats::cancel_campaign`]).
 pub async fn cancel(store: &Store, row: &CampaignRow, now: i64) -> Result<(), AccountError> {
     for from in ["draft", "published", "full"] {
         if row.status == from

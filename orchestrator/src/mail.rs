@@ -64,3 +64,27 @@ pub async fn run_outbox(
         }
     }
 }
+
+/// Queues a mail to an account by id (nothing if it is gone); `body` gets
+/// the account's handle. Returns whether a mail was queued.
+pub async fn tell(
+    store: &Store,
+    account_id: &str,
+    subject: &str,
+    body: impl FnOnce(&str) -> String,
+    now_ms: i64,
+) -> Result<bool, crate::store::StoreError> {
+    let Some(a) = store.account_by_id(account_id).await? else {
+        return Ok(false);
+    };
+    store
+        .queue_mail(
+            &crate::accounts::new_id(),
+            &a.email,
+            subject,
+            &body(&a.handle),
+            now_ms,
+        )
+        .await?;
+    Ok(true)
+}

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::accounts::{AccountError, new_id};
+use crate::mail::tell;
 use crate::store::Store;
 use crate::store::StoreError;
 use crate::store::campaigns::CampaignRow;
@@ -195,19 +196,22 @@ fn seat_rows(
             quote: c.quote.clone(),
             provider: provider.name().into(),
             refund_minor: 0,
+            refund_offer_until: None,
             created_at: now,
         })
         .collect()
 }
 
-/// Seats `rows` and starts their payment; `None` when they do not fit.
+/// Seats `rows` on the campaign's terms `c` read them under and starts
+/// their payment; `None` when they do not fit (or the terms changed).
 async fn seat_and_pay(
     store: &Store,
     provider: &dyn PaymentProvider,
+    c: &CampaignRow,
     mut rows: Vec<SeatRow>,
     now: i64,
 ) -> Result<Option<Vec<SeatRow>>, AccountError> {
-    match store.take_seats(&rows, now).await {
+    match store.take_seats(&rows, c.terms_version, now).await {
         Ok(Some(())) => {}
         Ok(None) => return Ok(None),
         Err(StoreError::Conflict(_)) => {
@@ -281,7 +285,7 @@ pub async fn join(
     check_blocks(store, &c, &members).await?;
     let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
     let conflicts = conflicts(store, &c, me).await?;
-    if let Some(seated) = seat_and_pay(store, provider, rows, now).await? {
+    if let Some(seated) = seat_and_pay(store, provider, &c, rows, now).await? {
         return Ok(JoinOutcome {
             outcome: "seated".into(),
             seats: seated.into_iter().map(Seat::from).collect(),
@@ -289,6 +293,17 @@ pub async fn join(
             payment: payment_label(provider),
             conflicts,
         });
+    }
+    if store
+        .campaign(&c.id)
+        .await?
+        .is_some_and(|now_c| now_c.terms_version != c.terms_version)
+    {
+        return Err(AccountError::Conflict(
+            "the campaign's schedule, tier or price changed while you joined; look again and \
+             join on the new terms"
+                .into(),
+        ));
     }
     // Full (or filled up meanwhile): wait in line.
     let entry = WaitRow {
@@ -445,7 +460,9 @@ pub fn refund_for(c: &CampaignRow, s: &SeatRow, now: i64) -> i64 {
     if s.status != "confirmed" {
         return 0;
     }
-    if now < c.first_session_at {
+    // Before play starts, or while a change against the player stands
+    // open, everything comes back.
+    if now < c.first_session_at || s.refund_offer_until.is_some_and(|until| now < until) {
         return s.price_minor;
     }
     let total = c.last_session_end - c.first_session_at;
@@ -482,33 +499,32 @@ pub async fn promote(
             None => (vec![head.account_id.clone()], None),
         };
         let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
-        match seat_and_pay(store, provider, rows, now).await {
+        match seat_and_pay(store, provider, &c, rows, now).await {
             Ok(Some(seated)) => {
-                if let Some(a) = store.account_by_id(&head.account_id).await? {
-                    let held = seated
-                        .iter()
-                        .find_map(|s| s.hold_expires_at.filter(|_| s.status == "held"));
-                    let pay = match held {
-                        Some(until) => format!(
-                            " It is held for you until {}; pay for it before then or it goes \
-                             to the next in line.",
-                            crate::schedule::utc_text(until)
-                        ),
-                        None => String::new(),
-                    };
-                    store
-                        .queue_mail(
-                            &new_id(),
-                            &a.email,
-                            &format!("A seat opened in {}", c.title),
-                            &format!(
-                                "Good news, {}: a seat opened in \"{}\" and it is yours.{pay}\n",
-                                a.handle, c.title
-                            ),
-                            now,
+                let held = seated
+                    .iter()
+                    .find_map(|s| s.hold_expires_at.filter(|_| s.status == "held"));
+                let pay = match held {
+                    Some(until) => format!(
+                        " It is held for you until {}; pay for it before then or it goes \
+                         to the next in line.",
+                        crate::schedule::utc_text(until)
+                    ),
+                    None => String::new(),
+                };
+                tell(
+                    store,
+                    &head.account_id,
+                    &format!("A seat opened in {}", c.title),
+                    |handle| {
+                        format!(
+                            "Good news, {handle}: a seat opened in \"{}\" and it is yours.{pay}\n",
+                            c.title
                         )
-                        .await?;
-                }
+                    },
+                    now,
+                )
+                .await?;
             }
             // A concurrent join took the seat first: back in line, in the
             // same place (the queue is ordered by when they joined).
@@ -542,26 +558,23 @@ pub async fn release_lapsed_holds(
             continue;
         }
         released += 1;
-        if let (Some(a), Some(c)) = (
-            store.account_by_id(&s.account_id).await?,
-            store.campaign(&s.campaign_id).await?,
-        ) {
-            store
-                .queue_mail(
-                    &new_id(),
-                    &a.email,
-                    &format!("Your seat hold in {} ran out", c.title),
-                    &format!(
-                        "{}, your seat in \"{}\" was held for payment until {} and was not \
-                         paid, so it went back to the campaign. Nothing was charged. You can \
-                         join again while seats are open.\n",
-                        a.handle,
+        if let Some(c) = store.campaign(&s.campaign_id).await? {
+            tell(
+                store,
+                &s.account_id,
+                &format!("Your seat hold in {} ran out", c.title),
+                |handle| {
+                    format!(
+                        "{handle}, your seat in \"{}\" was held for payment until {} and was \
+                         not paid, so it went back to the campaign. Nothing was charged. You \
+                         can join again while seats are open.\n",
                         c.title,
                         crate::schedule::utc_text(s.hold_expires_at.unwrap_or(now)),
-                    ),
-                    now,
-                )
-                .await?;
+                    )
+                },
+                now,
+            )
+            .await?;
         }
         campaigns.insert(s.campaign_id);
     }
@@ -588,4 +601,66 @@ pub async fn run_hold_sweeper(
             Err(e) => tracing::warn!(error = %e, "releasing lapsed seat holds failed"),
         }
     }
+}
+
+/// Cancels a campaign that has not started (its game master or an admin):
+/// registration closes, every seat is released with a full refund of what
+/// was paid (audited), every waitlist place ends, and everyone is told.
+/// Returns the seats released.
+pub async fn cancel_campaign(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    c: &CampaignRow,
+    actor: &str,
+    now: i64,
+) -> Result<Vec<Seat>, AccountError> {
+    crate::campaigns::cancel(store, c, now).await?;
+    let mut released = Vec::new();
+    for s in store.live_seats(&c.id).await? {
+        let refund = if s.status == "confirmed" {
+            s.price_minor
+        } else {
+            0
+        };
+        let account = s.account_id.clone();
+        match release(store, provider, s, refund, actor, "campaign cancelled", now).await {
+            Ok(seat) => released.push(seat),
+            // The player left meanwhile (and was refunded by policy).
+            Err(AccountError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+        tell(
+            store,
+            &account,
+            &format!("{} is cancelled", c.title),
+            |handle| {
+                format!(
+                    "{handle}, the game master cancelled \"{}\". Your seat is refunded in \
+                     full ({refund} minor units of {}).\n",
+                    c.title, c.currency
+                )
+            },
+            now,
+        )
+        .await?;
+    }
+    for w in store.waitlist(&c.id).await? {
+        if store.end_wait(&w.id, "left", now).await? {
+            tell(
+                store,
+                &w.account_id,
+                &format!("{} is cancelled", c.title),
+                |handle| {
+                    format!(
+                        "{handle}, the game master cancelled \"{}\"; your waitlist place \
+                         has ended. Nothing was charged.\n",
+                        c.title
+                    )
+                },
+                now,
+            )
+            .await?;
+        }
+    }
+    Ok(released)
 }

@@ -14,7 +14,7 @@ use super::json::{Json, Query, cursor};
 use super::{AppState, AuthUser};
 use crate::accounts::Role;
 use crate::accounts::profile::{DAYS, Window, parse_hhmm};
-use crate::campaigns::{self, Campaign, NewCampaign, Preview};
+use crate::campaigns::{self, Campaign, CampaignPatch, Changed, NewCampaign, Preview};
 use crate::discovery::{TimeFilter, merge_windows};
 use crate::pricing::LlmTier;
 use crate::seats::{self, JoinOutcome, JoinRequest, Seat};
@@ -24,7 +24,7 @@ use crate::store::campaigns::{CampaignFilter, CampaignSort};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/campaigns", get(discover).post(create))
-        .route("/campaigns/{id}", get(show))
+        .route("/campaigns/{id}", get(show).patch(update))
         .route("/campaigns/{id}/preview", get(preview))
         .route("/campaigns/{id}/publish", post(publish))
         .route("/campaigns/{id}/cancel", post(cancel))
@@ -428,7 +428,8 @@ pub async fn publish(
     Ok(axum::Json(Campaign::from_row(c, Some(&user.id))))
 }
 
-/// Cancel a campaign that has not started.
+/// Cancel a campaign that has not started: every seat is refunded in full
+/// and every waitlist place ends; everyone is told.
 #[utoipa::path(post, path = "/api/v1/campaigns/{id}/cancel", tag = "campaigns", params(("id" = String, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Campaign),
     (status = 404, body = ErrorBody),
@@ -440,7 +441,14 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<axum::Json<Campaign>, ApiError> {
     let c = campaigns::managed(&state.store, &id, &user.id, user.role == Role::Admin).await?;
-    campaigns::cancel(&state.store, &c, state.clock.now()).await?;
+    seats::cancel_campaign(
+        &state.store,
+        state.payments.as_ref(),
+        &c,
+        &user.id,
+        state.clock.now(),
+    )
+    .await?;
     let c = state.store.campaign(&id).await?.ok_or(ApiError::NotFound)?;
     Ok(axum::Json(Campaign::from_row(c, Some(&user.id))))
 }
@@ -802,4 +810,27 @@ pub async fn my_seats(
         seats: seats.into_iter().map(Seat::from).collect(),
         waitlist,
     }))
+}
+
+/// Change a campaign (its game master). Drafts take anything; once players
+/// hold seats their price never changes, each is told, and a change
+/// against them (new schedule, cheaper tier, cheaper new seats) lets them
+/// leave with a full refund until `refund_offer_until`.
+#[utoipa::path(patch, path = "/api/v1/campaigns/{id}", tag = "campaigns", params(("id" = String, Path)), request_body = CampaignPatch, security(("bearer" = [])), responses(
+    (status = 200, body = Changed),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "running, completed or cancelled, or changed meanwhile"),
+    (status = 422, body = ErrorBody, description = "a field is invalid (named)")
+))]
+pub async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    Json(patch): Json<CampaignPatch>,
+) -> Result<axum::Json<Changed>, ApiError> {
+    let c = campaigns::managed(&state.store, &id, &user.id, user.role == Role::Admin).await?;
+    let book = state.prices.current(&state.store).await?.book;
+    let changed =
+        campaigns::update(&state.store, &book, &c, &user.id, patch, state.clock.now()).await?;
+    Ok(axum::Json(changed))
 }

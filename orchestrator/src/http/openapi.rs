@@ -65,6 +65,7 @@ use super::AppState;
         super::admin::reset_price_book,
         super::pricing::quote,
         super::campaigns::my_seats,
+        super::campaigns::update,
         super::campaigns::make_calendar_feed,
         super::campaigns::end_calendar_feed,
         super::campaigns::calendar_feed,

@@ -53,11 +53,14 @@ pub struct CampaignRow {
     pub created_at: i64,
     /// Published, Unix ms.
     pub published_at: Option<i64>,
+    /// Bumped whenever the schedule, tier or price change.
+    pub terms_version: i64,
 }
 
 const COLUMNS: &str = "id, gm_id, title, description, mode, settings, generator_version, seed, \
      llm_tier, min_players, max_players, visibility, schedule, first_session_at, last_session_end, \
-     session_count, price_minor, currency, quote, status, seats_taken, created_at, published_at";
+     session_count, price_minor, currency, quote, status, seats_taken, created_at, published_at, \
+     terms_version";
 
 fn campaign(r: &sqlx::any::AnyRow) -> Result<CampaignRow, sqlx::Error> {
     Ok(CampaignRow {
@@ -84,6 +87,7 @@ fn campaign(r: &sqlx::any::AnyRow) -> Result<CampaignRow, sqlx::Error> {
         seats_taken: r.try_get("seats_taken")?,
         created_at: r.try_get("created_at")?,
         published_at: r.try_get("published_at")?,
+        terms_version: r.try_get("terms_version")?,
     })
 }
 
@@ -210,6 +214,63 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Writes a game master's changes to a campaign that is still a draft,
+    /// published or full, if its terms are still at `expected_terms`;
+    /// `terms_changed` bumps the version. With `refund_offer_until`, every
+    /// live seat gets that refund offer in the same transaction. False
+    /// when a concurrent change won.
+    pub async fn update_campaign(
+        &self,
+        c: &CampaignRow,
+        expected_terms: i64,
+        terms_changed: bool,
+        refund_offer_until: Option<i64>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE campaigns SET title = $2, description = $3, schedule = $4, llm_tier = $5, \
+             min_players = $6, first_session_at = $7, last_session_end = $8, session_count = $9, \
+             price_minor = $10, currency = $11, quote = $12, terms_version = terms_version + $13, \
+             updated_at = $14 \
+             WHERE id = $1 AND terms_version = $15 AND status IN ('draft', 'published', 'full')",
+        )
+        .bind(&c.id)
+        .bind(&c.title)
+        .bind(&c.description)
+        .bind(&c.schedule)
+        .bind(&c.llm_tier)
+        .bind(c.min_players)
+        .bind(c.first_session_at)
+        .bind(c.last_session_end)
+        .bind(c.session_count)
+        .bind(c.price_minor)
+        .bind(&c.currency)
+        .bind(&c.quote)
+        .bind(i64::from(terms_changed))
+        .bind(now)
+        .bind(expected_terms)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(until) = refund_offer_until {
+            sqlx::query(
+                "UPDATE seats SET refund_offer_until = $2, updated_at = $3 \
+                 WHERE campaign_id = $1 AND status IN ('held', 'confirmed')",
+            )
+            .bind(&c.id)
+            .bind(until)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Sets (or replaces) a campaign's invite code hash.

@@ -32,6 +32,9 @@ pub struct SeatRow {
     pub provider: String,
     /// Refunded, minor units.
     pub refund_minor: i64,
+    /// Until when leaving refunds in full because the campaign changed
+    /// against the player, Unix ms.
+    pub refund_offer_until: Option<i64>,
     /// Taken, Unix ms.
     pub created_at: i64,
 }
@@ -56,7 +59,7 @@ pub struct WaitRow {
 }
 
 const SEAT_COLUMNS: &str = "id, campaign_id, account_id, party_id, status, hold_expires_at, \
-     price_minor, currency, quote, provider, refund_minor, created_at";
+     price_minor, currency, quote, provider, refund_minor, refund_offer_until, created_at";
 
 fn seat(r: &sqlx::any::AnyRow) -> Result<SeatRow, sqlx::Error> {
     Ok(SeatRow {
@@ -71,6 +74,7 @@ fn seat(r: &sqlx::any::AnyRow) -> Result<SeatRow, sqlx::Error> {
         quote: r.try_get("quote")?,
         provider: r.try_get("provider")?,
         refund_minor: r.try_get("refund_minor")?,
+        refund_offer_until: r.try_get("refund_offer_until")?,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -91,7 +95,12 @@ impl Store {
     /// Takes `seats.len()` seats of a published campaign at once, or none:
     /// `None` when they do not fit (the campaign is full, or not open).
     /// A player who already holds a seat there is a conflict.
-    pub async fn take_seats(&self, seats: &[SeatRow], now: i64) -> Result<Option<()>, StoreError> {
+    pub async fn take_seats(
+        &self,
+        seats: &[SeatRow],
+        terms_version: i64,
+        now: i64,
+    ) -> Result<Option<()>, StoreError> {
         let Some(first) = seats.first() else {
             return Ok(Some(()));
         };
@@ -100,11 +109,13 @@ impl Store {
         let taken = sqlx::query(
             "UPDATE campaigns SET seats_taken = seats_taken + $2, updated_at = $3, \
              status = CASE WHEN seats_taken + $2 >= max_players THEN 'full' ELSE status END \
-             WHERE id = $1 AND status = 'published' AND seats_taken + $2 <= max_players",
+             WHERE id = $1 AND status = 'published' AND seats_taken + $2 <= max_players \
+             AND terms_version = $4",
         )
         .bind(&first.campaign_id)
         .bind(n)
         .bind(now)
+        .bind(terms_version)
         .execute(&mut *tx)
         .await?;
         if taken.rows_affected() != 1 {

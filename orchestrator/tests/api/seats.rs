@@ -747,3 +747,248 @@ async fn a_secret_feed_address_serves_my_sessions_without_a_token_until_replaced
         .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+/// Seven players' campaign, 12 Saturdays 18:00-22:00 UTC from 2026-11-21 (three days
+/// after the test clock's start), published; returns (id, gm token).
+async fn soon_campaign(app: &TestApp) -> (String, String) {
+    let gm = app.game_master("keeper").await;
+    let (status, c) = app
+        .json(
+            Method::POST,
+            "/api/v1/campaigns",
+            Some(&gm),
+            Some(json!({
+                "title": "Soon",
+                "settings": {"players": 7, "galaxy": "small", "difficulty": "normal",
+                             "mode": "conquest", "species_pool": null, "generator_version": "v1"},
+                "seed": 7, "llm_tier": "ollama", "min_players": 2, "visibility": "public",
+                "schedule": {"kind": "weekly", "weekdays": ["saturday"], "start_time": "18:00",
+                             "session_hours": 4, "time_zone": "UTC", "starts_on": "2026-11-21", "weeks": 12}
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/campaigns/{id}/publish"),
+            Some(&gm),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    (id, gm)
+}
+
+async fn patch(app: &TestApp, id: &str, token: &str, body: Value) -> (StatusCode, Value) {
+    app.json(
+        Method::PATCH,
+        &format!("/api/v1/campaigns/{id}"),
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn seated_players_keep_their_price_are_told_of_changes_and_may_leave_refunded() {
+    let app = spawn_app().await;
+    let (id, gm) = soon_campaign(&app).await;
+    let (_, ann) = app.user("ann").await;
+    let (_, bob) = app.user("bob").await;
+    let (_, j) = join(&app, &id, &ann, false).await;
+    let paid = j["seats"][0]["price_minor"].as_i64().unwrap();
+    join(&app, &id, &bob, false).await;
+    // A dearer tier: new seats cost more; seated players keep their price
+    // and are told, but nothing is held against them.
+    let (status, ch) = patch(&app, &id, &gm, json!({"llm_tier": "anthropic"})).await;
+    assert_eq!(status, StatusCode::OK, "{ch}");
+    assert!(
+        ch["campaign"]["price_minor"].as_i64().unwrap() > paid,
+        "{ch}"
+    );
+    assert_eq!(ch["notified"], 2);
+    assert_eq!(ch["refund_offer_until"], Value::Null);
+    assert_eq!(my_seats(&app, &ann).await["seats"][0]["price_minor"], paid);
+    // Only the game master changes it, and only valid values.
+    let (status, _) = patch(&app, &id, &ann, json!({"title": "Mine now"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for (body, field) in [
+        (json!({"title": "x"}), "title"),
+        (json!({"llm_tier": "gpt"}), "llm_tier"),
+        (json!({"min_players": 9}), "min_players"),
+        (
+            json!({"schedule": {"kind": "weekly", "weekdays": ["sunday"], "start_time": "18:00",
+            "session_hours": 2, "time_zone": "UTC", "starts_on": "2026-11-01", "weeks": 4}}),
+            "schedule",
+        ),
+        (
+            json!({"schedule": {"kind": "weekly", "weekdays": ["sunday"], "start_time": "18:00",
+            "session_hours": 2, "time_zone": "Nowhere/Land", "starts_on": "2026-11-22", "weeks": 4}}),
+            "time_zone",
+        ),
+    ] {
+        let (status, e) = patch(&app, &id, &gm, body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {e}");
+        assert_eq!(e["error"]["field"], field, "{e}");
+    }
+    let (status, _) = patch(&app, &id, &gm, json!({"price_minor": 1})).await;
+    assert!(
+        status.is_client_error(),
+        "the price is quoted, never set by hand"
+    );
+    // A new schedule hurts: everyone may leave with a full refund for a
+    // week, even after play has begun.
+    let (status, ch) = patch(
+        &app,
+        &id,
+        &gm,
+        json!({"schedule": {"kind": "weekly", "weekdays": ["sunday"], "start_time": "18:00",
+            "session_hours": 4, "time_zone": "UTC", "starts_on": "2026-11-22", "weeks": 12}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{ch}");
+    let until = ch["refund_offer_until"].as_i64().unwrap();
+    assert_eq!(until, app.now.load(Ordering::SeqCst) + 7 * 86_400_000);
+    let mail = app.store.unsent_mail(100).await.unwrap();
+    assert!(mail.iter().any(|m| m.1 == "bob@example.com"
+        && m.2 == "Changes to Soon"
+        && m.3.contains("full refund")
+        && m.3.contains("2026-11-22 18:00 UTC")));
+    // Five days on, the first Sunday session has been played.
+    app.advance_ms(5 * 86_400_000);
+    let ann = app.log_in("ann").await.0;
+    let (status, left) = app
+        .json(
+            Method::DELETE,
+            &format!("/api/v1/campaigns/{id}/seat"),
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{left}");
+    assert_eq!(left["refund_minor"], paid, "inside the offer: all of it");
+    // After the offer, the pro-rata rule is back.
+    app.advance_ms(3 * 86_400_000);
+    let bob = app.log_in("bob").await.0;
+    let (_, left) = app
+        .json(
+            Method::DELETE,
+            &format!("/api/v1/campaigns/{id}/seat"),
+            Some(&bob),
+            None,
+        )
+        .await;
+    let refund = left["refund_minor"].as_i64().unwrap();
+    assert!(refund > 0 && refund < paid, "{left}");
+    // Both changes are on the audit log with the price movement.
+    let entries = app.store.audit_page(None, 50).await.unwrap();
+    let updates: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action == "campaign.update")
+        .collect();
+    assert_eq!(updates.len(), 2);
+    assert!(updates.iter().all(|e| e.details.contains("\"from\"")));
+}
+
+#[tokio::test]
+async fn a_join_on_terms_that_changed_meanwhile_takes_no_seat() {
+    let app = spawn_app().await;
+    let (id, gm) = soon_campaign(&app).await;
+    let before = app.store.campaign(&id).await.unwrap().unwrap();
+    let (status, _) = patch(&app, &id, &gm, json!({"llm_tier": "openai"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (ann_id, _) = app.user("ann").await;
+    let seat = orchestrator::store::seats::SeatRow {
+        id: "seat-stale".into(),
+        campaign_id: id.clone(),
+        account_id: ann_id,
+        party_id: None,
+        status: "held".into(),
+        hold_expires_at: None,
+        price_minor: before.price_minor,
+        currency: before.currency.clone(),
+        quote: before.quote.clone(),
+        provider: "test".into(),
+        refund_minor: 0,
+        refund_offer_until: None,
+        created_at: 0,
+    };
+    let now = app.now.load(Ordering::SeqCst);
+    let taken = app
+        .store
+        .take_seats(&[seat], before.terms_version, now)
+        .await
+        .unwrap();
+    assert_eq!(taken, None, "stale terms must not seat anyone");
+    let after = app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!(after.seats_taken, 0);
+}
+
+#[tokio::test]
+async fn cancelling_refunds_every_seat_in_full_and_ends_the_waitlist() {
+    let app = spawn_app().await;
+    let (id, gm) = campaign(&app, 2).await;
+    let mut tokens = Vec::new();
+    for h in ["ann", "bob", "cyd"] {
+        tokens.push(app.user(h).await.1);
+    }
+    let (_, j) = join(&app, &id, &tokens[0], false).await;
+    let paid = j["seats"][0]["price_minor"].as_i64().unwrap();
+    join(&app, &id, &tokens[1], false).await;
+    assert_eq!(
+        join(&app, &id, &tokens[2], false).await.0,
+        StatusCode::ACCEPTED
+    );
+    let (status, c) = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/campaigns/{id}/cancel"),
+            Some(&gm),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    assert_eq!(
+        (c["status"].as_str(), c["seats_taken"].as_i64()),
+        (Some("cancelled"), Some(0))
+    );
+    for t in &tokens {
+        let mine = my_seats(&app, t).await;
+        assert!(mine["seats"].as_array().unwrap().is_empty(), "{mine}");
+        assert!(mine["waitlist"].as_array().unwrap().is_empty(), "{mine}");
+    }
+    let entries = app.store.audit_page(None, 50).await.unwrap();
+    let refunds: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action == "seat.release" && e.details.contains("campaign cancelled"))
+        .collect();
+    assert_eq!(refunds.len(), 2);
+    assert!(
+        refunds
+            .iter()
+            .all(|e| e.details.contains(&format!("\"refund_minor\":{paid}")))
+    );
+    let mail = app.store.unsent_mail(100).await.unwrap();
+    for who in ["ann", "bob", "cyd"] {
+        assert!(
+            mail.iter()
+                .any(|m| m.1 == format!("{who}@example.com") && m.2 == "Seat Test is cancelled"),
+            "{who}"
+        );
+    }
+    let (status, _) = join(&app, &id, &tokens[2], false).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = patch(&app, &id, &gm, json!({"title": "Revived"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/campaigns/{id}/cancel"),
+            Some(&gm),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
