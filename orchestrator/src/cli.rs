@@ -246,6 +246,12 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         Clock::system(),
         std::time::Duration::from_secs(5),
     ));
+    let matcher = tokio::spawn(crate::matchmaking::tickets::run_matcher(
+        store.clone(),
+        payments.clone(),
+        Clock::system(),
+        std::time::Duration::from_secs(5),
+    ));
     let state = AppState {
         store,
         passwords: Passwords::new(config.argon2_m_kib, config.argon2_t, config.argon2_p)?,
@@ -276,6 +282,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     crate::http::serve(listener, app, shutdown_signal()).await?;
     outbox.abort();
     sweeper.abort();
+    matcher.abort();
     Ok(())
 }
 

@@ -125,7 +125,7 @@ fn payment_label(provider: &dyn PaymentProvider) -> String {
 }
 
 /// Who joins: me alone, or my party's members (I must lead it).
-async fn joiners(
+pub(crate) async fn joiners(
     store: &Store,
     me: &str,
     party: bool,

@@ -10,6 +10,7 @@ pub mod error;
 pub mod friends;
 pub mod health;
 pub mod json;
+pub mod matchmaking;
 pub mod openapi;
 pub mod parties;
 pub mod pricing;
@@ -170,7 +171,8 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .merge(reports::routes())
         .merge(admin::routes())
         .merge(campaigns::routes())
-        .merge(pricing::routes());
+        .merge(pricing::routes())
+        .merge(matchmaking::routes());
     // Credential routes (log-in, sign-up, reset) have their own strict
     // limit and carry no user yet.
     if let Some(cfg) = user_limit {

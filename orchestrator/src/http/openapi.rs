@@ -65,6 +65,9 @@ use super::AppState;
         super::admin::reset_price_book,
         super::pricing::quote,
         super::campaigns::my_seats,
+        super::matchmaking::open,
+        super::matchmaking::show,
+        super::matchmaking::cancel,
         super::campaigns::update,
         super::campaigns::make_calendar_feed,
         super::campaigns::end_calendar_feed,
@@ -95,6 +98,7 @@ use super::AppState;
         (name = "parties", description = "Parties that join campaigns together"),
         (name = "safety", description = "Reports of users"),
         (name = "campaigns", description = "Setting up, previewing, publishing and finding campaigns"),
+        (name = "matchmaking", description = "Quick join: tickets matched to open campaigns"),
         (name = "admin", description = "Moderation, roles and the audit log (admins with a second factor)"),
     )
 )]

@@ -781,6 +781,7 @@ impl Store {
             "DELETE FROM account_tokens WHERE account_id = $1",
             "DELETE FROM api_keys WHERE account_id = $1",
             "DELETE FROM calendar_feeds WHERE account_id = $1",
+            "DELETE FROM tickets WHERE account_id = $1",
             "DELETE FROM friendships WHERE requester_id = $1 OR addressee_id = $1",
             "DELETE FROM blocks WHERE blocker_id = $1 OR blocked_id = $1",
             "DELETE FROM party_members WHERE account_id = $1",

@@ -417,4 +417,24 @@ impl Store {
             .await?;
         Ok(row.map(|r| r.try_get("account_id")).transpose()?)
     }
+
+    /// Published public campaigns with a seat left whose first session is
+    /// still ahead, soonest first.
+    pub async fn open_campaigns(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<CampaignRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM campaigns WHERE status = 'published' AND visibility = 'public' \
+             AND seats_taken < max_players AND first_session_at > $1 \
+             ORDER BY first_session_at, id LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
+    }
 }

@@ -9,6 +9,7 @@ pub mod pricing;
 pub mod safety;
 pub mod seats;
 pub mod social;
+pub mod tickets;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -13,6 +13,7 @@ mod campaigns;
 mod gdpr;
 mod health;
 mod helpers;
+mod matchmaking;
 mod openapi;
 mod passwords;
 mod pricing;

@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::pricing::LlmTier;
 
+pub mod tickets;
+
 /// Minutes in a week.
 const WEEK_MINUTES: i64 = 7 * 24 * 60;
 /// Slot size of the weekly bitmaps, in minutes.
@@ -29,7 +31,7 @@ const WORDS: usize = SLOTS.div_ceil(64);
 const EPOCH_TO_MONDAY_MS: i64 = 3 * 24 * 3_600_000;
 
 /// A set of 15-minute slots of the week (Monday 00:00 UTC first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WeekSlots([u64; WORDS]);
 
 impl Default for WeekSlots {
