@@ -36,6 +36,8 @@ enum Scenario {
     Logins(orchestrator::LoginOptions),
     /// Campaign discovery with filters at a fixed rate over many campaigns.
     Browse(orchestrator::BrowseOptions),
+    /// Many players joining the same few campaigns at a fixed rate.
+    Joins(orchestrator::JoinOptions),
 }
 
 /// Parses the command line, runs the scenario and returns the exit code.
@@ -68,6 +70,7 @@ pub fn main_entry() -> std::process::ExitCode {
             Scenario::Profiles(o) => orchestrator::profiles(o).await,
             Scenario::Logins(o) => orchestrator::logins(o).await,
             Scenario::Browse(o) => orchestrator::browse(o).await,
+            Scenario::Joins(o) => orchestrator::joins(o).await,
         }
     });
     match result {

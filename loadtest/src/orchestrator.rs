@@ -72,6 +72,32 @@ pub struct BrowseOptions {
     pub rate: u32,
 }
 
+/// The joins scenario's options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JoinOptions {
+    /// The orchestrator's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// A game master's (or admin's) handle, to publish the campaigns with.
+    #[arg(long)]
+    pub gm_login: String,
+    /// Their password (read from this environment variable).
+    #[arg(long, default_value = "LOADTEST_GM_PASSWORD")]
+    pub gm_password_env: String,
+    /// Players; each joins every campaign once.
+    #[arg(long, default_value_t = 1_000)]
+    pub players: u32,
+    /// Campaigns, joined one after another by all players at once.
+    #[arg(long, default_value_t = 20)]
+    pub campaigns: u32,
+    /// Seats per campaign (2-50); the rest of each campaign's joins wait in line.
+    #[arg(long, default_value_t = 50)]
+    pub seats: u32,
+    /// Joins per second, in total.
+    #[arg(long, default_value_t = 2_000)]
+    pub rate: u32,
+}
+
 /// The logins scenario's options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoginOptions {
@@ -446,6 +472,124 @@ pub async fn browse(o: BrowseOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs the joins scenario: every player joins every campaign, all players
+/// on one campaign before the next, so each campaign's seats and waitlist
+/// are fought over by hundreds of concurrent joins. Afterwards every
+/// campaign is checked: exactly its seats taken, everyone else in line.
+pub async fn joins(o: JoinOptions) -> anyhow::Result<()> {
+    if o.rate == 0 || o.players == 0 || o.campaigns == 0 || !(2..=50).contains(&o.seats) {
+        bail!("--rate, --players and --campaigns must be at least 1, --seats 2 to 50");
+    }
+    let password = std::env::var(&o.gm_password_env)
+        .with_context(|| format!("the game master's password in ${}", o.gm_password_env))?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(512)
+        .build()?;
+    let url = o.url.trim_end_matches('/').to_string();
+    let gm = log_in_with(&http, &url, &o.gm_login, &password)
+        .await
+        .context("game master log-in")?;
+    let started = Instant::now();
+    let run = std::process::id();
+    let mut tokens = Vec::new();
+    let mut pending = Vec::new();
+    for i in 0..o.players {
+        let (http, url) = (http.clone(), url.clone());
+        pending.push(tokio::spawn(async move {
+            sign_up_and_log_in(&http, &url, &format!("join{run}x{i}")).await
+        }));
+        if pending.len() == 8 {
+            for p in pending.drain(..) {
+                tokens.push(p.await?.context("preparing players (are the auth limits raised?)")?);
+            }
+        }
+    }
+    for p in pending {
+        tokens.push(p.await?.context("preparing players")?);
+    }
+    let mut ids = Vec::new();
+    for i in 0..o.campaigns {
+        let body = json!({
+            "title": format!("Join load {run}-{i}"),
+            "settings": {"players": o.seats, "galaxy": "small", "difficulty": "normal",
+                         "mode": "conquest", "species_pool": null, "generator_version": "v1"},
+            "seed": i, "llm_tier": "ollama", "min_players": 2, "visibility": "public",
+            "schedule": {"kind": "weekly", "weekdays": ["saturday"], "start_time": "18:00",
+                         "session_hours": 3, "time_zone": "UTC", "starts_on": "2027-06-05", "weeks": 12}
+        });
+        let r = http.post(format!("{url}/api/v1/campaigns")).bearer_auth(&gm).json(&body).send().await?;
+        if !r.status().is_success() {
+            bail!("creating campaign {i}: {} {}", r.status(), r.text().await?);
+        }
+        let id = r.json::<Value>().await?["id"].as_str().map(str::to_string).ok_or_else(|| anyhow!("no id"))?;
+        let r = http.post(format!("{url}/api/v1/campaigns/{id}/publish")).bearer_auth(&gm).send().await?;
+        if !r.status().is_success() {
+            bail!("publishing campaign {i}: {}", r.status());
+        }
+        ids.push(id);
+    }
+    println!(
+        "prepared {} players and {} campaigns of {} seats in {:.1} s",
+        o.players,
+        o.campaigns,
+        o.seats,
+        started.elapsed().as_secs_f64()
+    );
+    let total = u64::from(o.players) * u64::from(o.campaigns);
+    let secs = total.div_ceil(u64::from(o.rate));
+    let players = u64::from(o.players);
+    let result = open_loop_n(o.rate, total.min(u64::from(o.rate) * secs), |n| {
+        let token = &tokens[(n % players) as usize];
+        let id = &ids[((n / players) % u64::from(o.campaigns)) as usize];
+        http.post(format!("{url}/api/v1/campaigns/{id}/join"))
+            .bearer_auth(token)
+            .json(&json!({}))
+    })
+    .await;
+    println!(
+        "joins: {} requests in {:.2} s ({:.0}/s achieved), {} failed",
+        result.total,
+        result.elapsed.as_secs_f64(),
+        result.total as f64 / result.elapsed.as_secs_f64(),
+        result.failures
+    );
+    match Summary::of(result.samples) {
+        Some(s) => println!("POST /api/v1/campaigns/{{id}}/join latency: {s}"),
+        None => bail!("no request succeeded"),
+    }
+    // Every campaign: exactly its seats taken, every other joiner in line.
+    let (mut seated, mut waiting) = (0u64, 0u64);
+    for id in &ids {
+        let roster: Value = http
+            .get(format!("{url}/api/v1/campaigns/{id}/roster"))
+            .bearer_auth(&gm)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let s = roster["seats"].as_array().map_or(0, Vec::len) as u64;
+        let w = roster["waitlist"].as_array().map_or(0, Vec::len) as u64;
+        if s > u64::from(o.seats) {
+            bail!("campaign {id} is oversold: {s} seats of {}", o.seats);
+        }
+        seated += s;
+        waiting += w;
+    }
+    println!(
+        "afterwards: {seated} seats taken ({} offered), {waiting} waiting; {} of {} joins accounted for",
+        u64::from(o.seats) * u64::from(o.campaigns),
+        seated + waiting,
+        result.total - result.failures
+    );
+    if seated + waiting != result.total - result.failures {
+        bail!("joins and places do not add up");
+    }
+    if result.failures > 0 {
+        bail!("{} joins failed", result.failures);
+    }
+    Ok(())
+}
+
 /// What an open-loop run saw.
 struct OpenLoop {
     /// Latencies of the requests that succeeded.
@@ -467,10 +611,18 @@ async fn open_loop(
     secs: u64,
     request: impl Fn(u64) -> reqwest::RequestBuilder,
 ) -> OpenLoop {
+    open_loop_n(rate, u64::from(rate) * secs, request).await
+}
+
+/// Like [`open_loop`], for exactly `total` requests.
+async fn open_loop_n(
+    rate: u32,
+    total: u64,
+    request: impl Fn(u64) -> reqwest::RequestBuilder,
+) -> OpenLoop {
     let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
     let failures = Arc::new(AtomicU64::new(0));
     let period = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
-    let total = u64::from(rate) * secs;
     let start = tokio::time::Instant::now();
     let mut tasks = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
     for n in 0..total {
