@@ -396,6 +396,16 @@ pub async fn browse(o: BrowseOptions) -> anyhow::Result<()> {
         .context("game master log-in")?;
     let modes = ["conquest", "diplomacy", "exploration", "survival"];
     let tiers = ["ollama", "gemini", "grok", "anthropic", "openai"];
+    let weekdays = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let zones = ["Europe/Berlin", "America/New_York", "Asia/Tokyo"];
     let started = Instant::now();
     let mut created = 0u32;
     // Eight at a time: seeding is not what is measured.
@@ -411,8 +421,9 @@ pub async fn browse(o: BrowseOptions) -> anyhow::Result<()> {
                 "settings": {"players": 2 + (i % 49), "galaxy": "small", "difficulty": "normal",
                              "mode": modes[(i % 4) as usize], "species_pool": null, "generator_version": "v1"},
                 "seed": i, "llm_tier": tiers[(i % 5) as usize], "min_players": 2, "visibility": "public",
-                "schedule": {"kind": "weekly", "weekdays": ["friday"], "start_time": "19:00",
-                             "session_hours": 1 + (i % 4), "time_zone": "Europe/Berlin",
+                "schedule": {"kind": "weekly", "weekdays": [weekdays[(i % 7) as usize]],
+                             "start_time": format!("{:02}:00", 10 + (i % 12)),
+                             "session_hours": 1 + (i % 4), "time_zone": zones[(i % 3) as usize],
                              "starts_on": starts_on, "weeks": weeks}
             });
             let r = http.post(format!("{url}/api/v1/campaigns")).bearer_auth(&gm).json(&body).send().await?;
@@ -449,6 +460,9 @@ pub async fn browse(o: BrowseOptions) -> anyhow::Result<()> {
         "?mode=conquest&tier=ollama&sort=price&limit=50",
         "?starts_after=1801000000000&starts_before=1810000000000",
         "?seats_open=true&sort=start&limit=10",
+        "?sort=seats_left",
+        "?weekdays=sat,sun&tz=Europe/London",
+        "?mode=exploration&from=18:00&to=23:00&tz=America/New_York",
     ];
     let run = open_loop(o.rate, o.target.duration_secs, |n| {
         let q = queries[(n % queries.len() as u64) as usize];
@@ -500,7 +514,10 @@ pub async fn joins(o: JoinOptions) -> anyhow::Result<()> {
         }));
         if pending.len() == 8 {
             for p in pending.drain(..) {
-                tokens.push(p.await?.context("preparing players (are the auth limits raised?)")?);
+                tokens.push(
+                    p.await?
+                        .context("preparing players (are the auth limits raised?)")?,
+                );
             }
         }
     }
@@ -517,12 +534,24 @@ pub async fn joins(o: JoinOptions) -> anyhow::Result<()> {
             "schedule": {"kind": "weekly", "weekdays": ["saturday"], "start_time": "18:00",
                          "session_hours": 3, "time_zone": "UTC", "starts_on": "2027-06-05", "weeks": 12}
         });
-        let r = http.post(format!("{url}/api/v1/campaigns")).bearer_auth(&gm).json(&body).send().await?;
+        let r = http
+            .post(format!("{url}/api/v1/campaigns"))
+            .bearer_auth(&gm)
+            .json(&body)
+            .send()
+            .await?;
         if !r.status().is_success() {
             bail!("creating campaign {i}: {} {}", r.status(), r.text().await?);
         }
-        let id = r.json::<Value>().await?["id"].as_str().map(str::to_string).ok_or_else(|| anyhow!("no id"))?;
-        let r = http.post(format!("{url}/api/v1/campaigns/{id}/publish")).bearer_auth(&gm).send().await?;
+        let id = r.json::<Value>().await?["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("no id"))?;
+        let r = http
+            .post(format!("{url}/api/v1/campaigns/{id}/publish"))
+            .bearer_auth(&gm)
+            .send()
+            .await?;
         if !r.status().is_success() {
             bail!("publishing campaign {i}: {}", r.status());
         }

@@ -616,7 +616,12 @@ pub fn parse_mode(s: &str) -> Result<String, AccountError> {
 
 /// A campaign's sessions, from its stored schedule.
 pub fn sessions_of(row: &CampaignRow) -> Result<Vec<Session>, AccountError> {
-    let spec: ScheduleSpec = serde_json::from_str(&row.schedule)
+    sessions_of_schedule(&row.schedule)
+}
+
+/// Sessions of a stored schedule spec (JSON).
+pub fn sessions_of_schedule(schedule: &str) -> Result<Vec<Session>, AccountError> {
+    let spec: ScheduleSpec = serde_json::from_str(schedule)
         .map_err(|e| AccountError::Hashing(format!("stored schedule: {e}")))?;
     let schedule = Schedule::parse(&spec)
         .map_err(|e| AccountError::Hashing(format!("stored schedule: {e}")))?;

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::schedule::Session;
+use crate::store::campaigns::LocalStart;
 
 /// Minutes in a day and in a week.
 const DAY: i64 = 1_440;
@@ -35,6 +36,29 @@ impl TimeFilter {
     /// Whether the filter asks anything at all.
     pub fn is_empty(&self) -> bool {
         self.weekdays.is_none() && self.window.is_none() && self.availability.is_none()
+    }
+
+    /// A necessary condition on a campaign's first session for the
+    /// database to check: its start at one of the zone's offsets over the
+    /// coming year (two where clocks change), on an allowed weekday and
+    /// inside the window. `None` when only availability is asked.
+    pub fn first_start(&self, now_ms: i64) -> Option<LocalStart> {
+        if self.weekdays.is_none() && self.window.is_none() {
+            return None;
+        }
+        let mut offsets_ms: Vec<i64> = (0..13)
+            .filter_map(|month| Timestamp::from_millisecond(now_ms + month * 30 * 86_400_000).ok())
+            .map(|ts| i64::from(self.zone.to_offset(ts).seconds()) * 1_000)
+            .collect();
+        offsets_ms.sort_unstable();
+        offsets_ms.dedup();
+        Some(LocalStart {
+            offsets_ms,
+            weekdays: self
+                .weekdays
+                .map(|days| (0..7).filter(|&d| days[d as usize]).collect()),
+            window_ms: self.window.map(|(from, to)| (from * 60_000, to * 60_000)),
+        })
     }
 
     /// Whether every session fits.
@@ -162,5 +186,23 @@ mod tests {
         let mut f = filter("UTC");
         f.availability = Some(merge_windows(&[(sun + 22 * 60, WEEK), (0, 120)]));
         assert!(f.session_fits(&at("2027-01-10T23:00:00Z", 2)));
+    }
+
+    #[test]
+    fn the_database_prefilter_covers_both_offsets_of_a_zone_with_summer_time() {
+        let mut f = filter("Europe/Berlin");
+        f.window = Some((18 * 60, 23 * 60));
+        f.weekdays = Some([false, false, false, false, true, false, false]);
+        let ls = f.first_start(1_795_000_000_000).unwrap_or_default();
+        assert_eq!(ls.offsets_ms, vec![3_600_000, 7_200_000]);
+        assert_eq!(ls.weekdays, Some(vec![4]));
+        assert_eq!(ls.window_ms, Some((18 * 3_600_000, 23 * 3_600_000)));
+        let mut utc = filter("UTC");
+        utc.weekdays = Some([true; 7]);
+        assert_eq!(utc.first_start(0).unwrap_or_default().offsets_ms, vec![0]);
+        // Availability alone is judged in the listing, not in SQL.
+        let mut avail = filter("UTC");
+        avail.availability = Some(vec![(0, 60)]);
+        assert!(avail.first_start(0).is_none());
     }
 }

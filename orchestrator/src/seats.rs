@@ -152,29 +152,6 @@ pub(crate) async fn joiners(
     Ok((members, Some(p.id)))
 }
 
-/// Refuses when a block stands between any joiner and the game master or
-/// anyone already seated.
-async fn check_blocks(
-    store: &Store,
-    c: &CampaignRow,
-    members: &[String],
-) -> Result<(), AccountError> {
-    for m in members {
-        if store.blocked_between(m, &c.gm_id).await? {
-            return Err(AccountError::Forbidden(
-                "a block stands between a joiner and the game master".into(),
-            ));
-        }
-        // One query per joiner, however many are seated.
-        if store.blocked_with_seated(m, &c.id).await? {
-            return Err(AccountError::Forbidden(
-                "a block stands between a joiner and a seated player".into(),
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn seat_rows(
     c: &CampaignRow,
     members: &[String],
@@ -233,6 +210,10 @@ async fn seat_and_pay(
 }
 
 /// Joins a campaign: seats for me (or my whole party), or a waitlist place.
+///
+/// The hot path of a busy campaign, so it reads everything it decides on
+/// in one query and writes in one transaction (or one insert for a place
+/// in line).
 pub async fn join(
     store: &Store,
     provider: &dyn PaymentProvider,
@@ -241,20 +222,26 @@ pub async fn join(
     req: JoinRequest,
     now: i64,
 ) -> Result<JoinOutcome, AccountError> {
-    let c = store
-        .campaign(campaign_id)
+    let (members, party) = joiners(store, me, req.party).await?;
+    let mut view = store
+        .join_view(campaign_id, &members, now)
         .await?
-        .filter(|c| c.status != "draft")
+        .filter(|v| v.campaign.status != "draft")
         .ok_or(AccountError::NotFound)?;
+    if view.lapsed_holds {
+        // Unpaid holds past their time must not keep anyone out.
+        release_lapsed_holds(store, provider, Some(campaign_id), now).await?;
+        view = store
+            .join_view(campaign_id, &members, now)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+    }
+    let c = view.campaign;
     if c.status != "published" && c.status != "full" {
         return Err(AccountError::Conflict(format!(
             "the campaign is {}; it takes no players",
             c.status
         )));
-    }
-    if c.status == "full" {
-        // Unpaid holds past their time must not keep anyone out.
-        release_lapsed_holds(store, provider, Some(&c.id), now).await?;
     }
     if c.visibility != "public"
         && !crate::campaigns::invite_code_opens(store, &c, req.invite_code.as_deref()).await?
@@ -263,7 +250,6 @@ pub async fn join(
             "this campaign is invite-only: a valid invite code is needed".into(),
         ));
     }
-    let (members, party) = joiners(store, me, req.party).await?;
     if members.contains(&c.gm_id) {
         return Err(AccountError::Conflict(
             "game masters do not take seats in their own campaigns".into(),
@@ -275,35 +261,44 @@ pub async fn join(
             c.max_players
         )));
     }
-    for m in &members {
-        if store.live_seat(&c.id, m).await?.is_some() {
+    if view.any_seated {
+        return Err(AccountError::Conflict(
+            "a joiner already holds a seat in this campaign".into(),
+        ));
+    }
+    if view.gm_block {
+        return Err(AccountError::Forbidden(
+            "a block stands between a joiner and the game master".into(),
+        ));
+    }
+    if view.seat_block {
+        return Err(AccountError::Forbidden(
+            "a block stands between a joiner and a seated player".into(),
+        ));
+    }
+    let conflicts = conflicts(store, &c, me).await?;
+    if c.status == "published" {
+        let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
+        if let Some(seated) = seat_and_pay(store, provider, &c, rows, now).await? {
+            return Ok(JoinOutcome {
+                outcome: "seated".into(),
+                seats: seated.into_iter().map(Seat::from).collect(),
+                position: None,
+                payment: payment_label(provider),
+                conflicts,
+            });
+        }
+        if store
+            .campaign(&c.id)
+            .await?
+            .is_some_and(|now_c| now_c.terms_version != c.terms_version)
+        {
             return Err(AccountError::Conflict(
-                "a joiner already holds a seat in this campaign".into(),
+                "the campaign's schedule, tier or price changed while you joined; look again \
+                 and join on the new terms"
+                    .into(),
             ));
         }
-    }
-    check_blocks(store, &c, &members).await?;
-    let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
-    let conflicts = conflicts(store, &c, me).await?;
-    if let Some(seated) = seat_and_pay(store, provider, &c, rows, now).await? {
-        return Ok(JoinOutcome {
-            outcome: "seated".into(),
-            seats: seated.into_iter().map(Seat::from).collect(),
-            position: None,
-            payment: payment_label(provider),
-            conflicts,
-        });
-    }
-    if store
-        .campaign(&c.id)
-        .await?
-        .is_some_and(|now_c| now_c.terms_version != c.terms_version)
-    {
-        return Err(AccountError::Conflict(
-            "the campaign's schedule, tier or price changed while you joined; look again and \
-             join on the new terms"
-                .into(),
-        ));
     }
     // Full (or filled up meanwhile): wait in line.
     let entry = WaitRow {
@@ -324,11 +319,32 @@ pub async fn join(
         }
         Err(e) => return Err(e.into()),
     }
-    let position = store.waiting(&c.id, me).await?.map(|(_, p)| p);
+    let (position, status) = store.place_and_status(&c.id, &entry.id, now).await?;
+    if status == "published" {
+        // A seat freed between our read and our place in line: the line
+        // moves now (and if we were its head, we are seated).
+        promote(store, provider, &c.id, now).await?;
+        if let Some(s) = store.live_seat(&c.id, me).await? {
+            let seats = store
+                .live_seats(&c.id)
+                .await?
+                .into_iter()
+                .filter(|x| x.party_id.is_some() && x.party_id == s.party_id || x.id == s.id)
+                .map(Seat::from)
+                .collect();
+            return Ok(JoinOutcome {
+                outcome: "seated".into(),
+                seats,
+                position: None,
+                payment: payment_label(provider),
+                conflicts,
+            });
+        }
+    }
     Ok(JoinOutcome {
         outcome: "waitlisted".into(),
         seats: Vec::new(),
-        position,
+        position: Some(position),
         payment: payment_label(provider),
         conflicts,
     })
@@ -336,15 +352,13 @@ pub async fn join(
 
 /// Titles of my other campaigns with a session overlapping one of `c`'s.
 async fn conflicts(store: &Store, c: &CampaignRow, me: &str) -> Result<Vec<String>, AccountError> {
+    let others = store.campaigns_seated_in(me, &c.id).await?;
+    if others.is_empty() {
+        return Ok(Vec::new());
+    }
     let mine = crate::campaigns::sessions_of(c)?;
     let mut out = Vec::new();
-    for s in store.seats_of(me).await? {
-        if s.campaign_id == c.id {
-            continue;
-        }
-        let Some(other) = store.campaign(&s.campaign_id).await? else {
-            continue;
-        };
+    for other in others {
         let theirs = crate::campaigns::sessions_of(&other)?;
         if !crate::schedule::conflicts(&mine, &theirs).is_empty() {
             out.push(other.title);

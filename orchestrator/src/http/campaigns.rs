@@ -540,8 +540,8 @@ pub struct CampaignSummary {
     pub status: String,
 }
 
-impl From<crate::store::campaigns::CampaignRow> for CampaignSummary {
-    fn from(r: crate::store::campaigns::CampaignRow) -> Self {
+impl From<crate::store::campaigns::ListingRow> for CampaignSummary {
+    fn from(r: crate::store::campaigns::ListingRow) -> Self {
         CampaignSummary {
             id: r.id,
             title: r.title,
@@ -622,6 +622,7 @@ pub async fn discover(
         return Err(bad("limit", "must be 1 to 100"));
     }
     let after = cursor::parse(q.cursor.as_deref())?;
+    let time = time_filter(&state, &user.id, &q).await?;
     let filter = CampaignFilter {
         mode,
         tier,
@@ -630,8 +631,8 @@ pub async fn discover(
         seats_open: q.seats_open,
         starts_after: q.starts_after,
         starts_before: q.starts_before,
+        first_start: time.first_start(state.clock.now()),
     };
-    let time = time_filter(&state, &user.id, &q).await?;
     if time.is_empty() {
         let rows = state.store.discover(&filter, sort, after, limit).await?;
         let next = cursor::next(&rows, limit, |r| (sort.key(r), r.id.as_str()));
@@ -643,28 +644,34 @@ pub async fn discover(
     // Session times are worked out here, not in SQL: page through the
     // other filters' matches until the page is full, scanning a bounded
     // number of rows per request (the cursor then continues the scan).
-    const BATCH: i64 = 200;
-    const SCAN_MAX: usize = 2_000;
+    const SCAN_MAX: usize = 300;
     let mut page = Vec::new();
     let mut position = after;
     let mut scanned = 0;
+    // Start small (most filters match often) and grow.
+    let mut batch = (limit * 2).clamp(40, 200);
     'scan: loop {
         let rows = state
             .store
-            .discover(&filter, sort, position.clone(), BATCH)
+            .discover(&filter, sort, position.clone(), batch)
             .await?;
-        let exhausted = (rows.len() as i64) < BATCH;
+        let exhausted = (rows.len() as i64) < batch;
+        batch = (batch * 2).min(200);
         for r in rows {
             scanned += 1;
             position = Some((sort.key(&r), r.id.clone()));
-            // The first session's start alone (a zero-length session) is
-            // a necessary condition and refuses most campaigns cheaply.
-            let first_start = crate::schedule::Session {
+            // The first session alone refuses most campaigns before all
+            // their sessions are worked out.
+            let minutes = serde_json::from_str::<crate::schedule::ScheduleSpec>(&r.schedule)
+                .map_or(0, |s| s.session_minutes());
+            let first = crate::schedule::Session {
                 index: 0,
                 starts_at_ms: r.first_session_at,
-                ends_at_ms: r.first_session_at,
+                ends_at_ms: r.first_session_at + minutes * 60_000,
             };
-            if time.session_fits(&first_start) && time.fits(&campaigns::sessions_of(&r)?) {
+            if time.session_fits(&first)
+                && time.fits(&campaigns::sessions_of_schedule(&r.schedule)?)
+            {
                 page.push(r);
                 if page.len() as i64 == limit {
                     break 'scan;
@@ -691,7 +698,14 @@ async fn time_filter(
     me: &str,
     q: &DiscoverQuery,
 ) -> Result<TimeFilter, ApiError> {
-    let profile = state.store.profile(me).await?;
+    let asked =
+        q.weekdays.is_some() || q.from.is_some() || q.to.is_some() || q.fits_my_availability;
+    // The profile (zone, availability) only matters to time filters.
+    let profile = if asked && (q.tz.is_none() || q.fits_my_availability) {
+        state.store.profile(me).await?
+    } else {
+        None
+    };
     let zone_name = match (&q.tz, &profile) {
         (Some(tz), _) => tz.clone(),
         (None, Some(p)) => p.time_zone.clone(),

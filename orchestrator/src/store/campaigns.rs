@@ -91,6 +91,56 @@ fn campaign(r: &sqlx::any::AnyRow) -> Result<CampaignRow, sqlx::Error> {
     })
 }
 
+/// A campaign as listings show it: what players compare by, plus the
+/// schedule for time filters (listings never read the heavy columns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingRow {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Game mode.
+    pub mode: String,
+    /// Narration tier.
+    pub llm_tier: String,
+    /// Seat price, minor units.
+    pub price_minor: i64,
+    /// Currency code.
+    pub currency: String,
+    /// Most players.
+    pub max_players: i64,
+    /// Seats held or sold.
+    pub seats_taken: i64,
+    /// First session start, Unix ms.
+    pub first_session_at: i64,
+    /// Number of sessions.
+    pub session_count: i64,
+    /// Lifecycle status.
+    pub status: String,
+    /// Schedule spec, JSON.
+    pub schedule: String,
+}
+
+const LISTING_COLUMNS: &str = "id, title, mode, llm_tier, price_minor, currency, max_players, \
+     seats_taken, first_session_at, session_count, status, schedule";
+
+fn listing(r: &sqlx::any::AnyRow) -> Result<ListingRow, sqlx::Error> {
+    Ok(ListingRow {
+        id: r.try_get("id")?,
+        title: r.try_get("title")?,
+        mode: r.try_get("mode")?,
+        llm_tier: r.try_get("llm_tier")?,
+        price_minor: r.try_get("price_minor")?,
+        currency: r.try_get("currency")?,
+        max_players: r.try_get("max_players")?,
+        seats_taken: r.try_get("seats_taken")?,
+        first_session_at: r.try_get("first_session_at")?,
+        session_count: r.try_get("session_count")?,
+        status: r.try_get("status")?,
+        schedule: r.try_get("schedule")?,
+    })
+}
+
 /// Discovery filters (all optional) and paging.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CampaignFilter {
@@ -108,6 +158,22 @@ pub struct CampaignFilter {
     pub starts_after: Option<i64>,
     /// First session before, Unix ms.
     pub starts_before: Option<i64>,
+    /// A cheap necessary condition on the first session's local start,
+    /// for listings filtered by weekday or time of day in a viewer's zone.
+    pub first_start: Option<LocalStart>,
+}
+
+/// The first session must start, at one of the viewer zone's UTC offsets,
+/// on one of `weekdays` and inside `window`. Exact checks of every session
+/// follow in the listing; this only lets the database drop most rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalStart {
+    /// The viewer zone's offsets from UTC in the coming year, ms.
+    pub offsets_ms: Vec<i64>,
+    /// Weekdays, Monday = 0.
+    pub weekdays: Option<Vec<i64>>,
+    /// Milliseconds of the day the start must lie in, inclusive.
+    pub window_ms: Option<(i64, i64)>,
 }
 
 /// A bound value of a query built from optional filters.
@@ -138,7 +204,7 @@ impl CampaignSort {
     }
 
     /// A row's sort key, as paging cursors carry it.
-    pub fn key(self, r: &CampaignRow) -> i64 {
+    pub fn key(self, r: &ListingRow) -> i64 {
         match self {
             CampaignSort::Start => r.first_session_at,
             CampaignSort::Price => r.price_minor,
@@ -316,7 +382,7 @@ impl Store {
         sort: CampaignSort,
         after: Option<(i64, String)>,
         limit: i64,
-    ) -> Result<Vec<CampaignRow>, StoreError> {
+    ) -> Result<Vec<ListingRow>, StoreError> {
         let key = sort.expression();
         // Only the filters given go into the statement, so the planner can
         // use the mode and tier indexes; every value is still a bound
@@ -352,6 +418,36 @@ impl Store {
         if let Some(v) = f.starts_before {
             clauses.push(format!("first_session_at < {}", param(Param::Int(v))));
         }
+        if let Some(ls) = &f.first_start {
+            let mut alternatives = Vec::new();
+            for &o in &ls.offsets_ms {
+                let o = param(Param::Int(o));
+                let mut parts = Vec::new();
+                if let Some((a, b)) = ls.window_ms {
+                    let (a, b) = (param(Param::Int(a)), param(Param::Int(b)));
+                    parts.push(format!(
+                        "((first_session_at + {o}) % 86400000) BETWEEN {a} AND {b}"
+                    ));
+                }
+                if let Some(days) = &ls.weekdays {
+                    // 1970-01-01 was a Thursday (Monday = 0 gives 3).
+                    let list = days
+                        .iter()
+                        .map(|d| param(Param::Int(*d)))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    parts.push(format!(
+                        "(((first_session_at + {o}) / 86400000) + 3) % 7 IN ({list})"
+                    ));
+                }
+                if !parts.is_empty() {
+                    alternatives.push(format!("({})", parts.join(" AND ")));
+                }
+            }
+            if !alternatives.is_empty() {
+                clauses.push(format!("({})", alternatives.join(" OR ")));
+            }
+        }
         if let Some((k, id)) = after {
             let k = param(Param::Int(k));
             let id = param(Param::Text(id));
@@ -359,7 +455,7 @@ impl Store {
         }
         let limit = param(Param::Int(limit));
         let sql = format!(
-            "SELECT {COLUMNS} FROM campaigns WHERE {} ORDER BY {key}, id LIMIT {limit}",
+            "SELECT {LISTING_COLUMNS} FROM campaigns WHERE {} ORDER BY {key}, id LIMIT {limit}",
             clauses.join(" AND ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -370,7 +466,7 @@ impl Store {
             };
         }
         let rows = query.fetch_all(self.pool()).await?;
-        Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(listing).collect::<Result<_, _>>()?)
     }
 
     /// Sets an account's calendar feed token (replacing any earlier one).
@@ -437,4 +533,99 @@ impl Store {
             .await?;
         Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
     }
+
+    /// Everything a join decides on, in one round trip: the campaign, and
+    /// whether any of `members` holds a live seat there, a block stands
+    /// between a member and the game master or anyone seated, or unpaid
+    /// holds have lapsed by `now`.
+    pub async fn join_view(
+        &self,
+        campaign: &str,
+        members: &[String],
+        now: i64,
+    ) -> Result<Option<JoinView>, StoreError> {
+        if members.is_empty() {
+            return Ok(None);
+        }
+        let list = (0..members.len())
+            .map(|i| format!("${}", i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let flag =
+            |cond: String| format!("CAST(CASE WHEN EXISTS ({cond}) THEN 1 ELSE 0 END AS BIGINT)");
+        let sql = format!(
+            "SELECT {COLUMNS}, {} AS any_seated, {} AS gm_block, {} AS seat_block, {} AS lapsed \
+             FROM campaigns c WHERE c.id = $1",
+            flag(format!(
+                "SELECT 1 FROM seats s WHERE s.campaign_id = c.id \
+                 AND s.status IN ('held', 'confirmed') AND s.account_id IN ({list})"
+            )),
+            flag(format!(
+                "SELECT 1 FROM blocks b WHERE (b.blocker_id = c.gm_id AND b.blocked_id IN ({list})) \
+                 OR (b.blocked_id = c.gm_id AND b.blocker_id IN ({list}))"
+            )),
+            flag(format!(
+                "SELECT 1 FROM blocks b JOIN seats s ON s.campaign_id = c.id \
+                 AND s.status IN ('held', 'confirmed') \
+                 AND ((b.blocker_id IN ({list}) AND b.blocked_id = s.account_id) \
+                   OR (b.blocked_id IN ({list}) AND b.blocker_id = s.account_id))"
+            )),
+            flag(
+                "SELECT 1 FROM seats s WHERE s.campaign_id = c.id AND s.status = 'held' \
+                  AND s.hold_expires_at <= $2"
+                    .to_string()
+            ),
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(campaign)
+            .bind(now);
+        for m in members {
+            q = q.bind(m);
+        }
+        let Some(r) = q.fetch_optional(self.pool()).await? else {
+            return Ok(None);
+        };
+        let flag =
+            |name: &str| -> Result<bool, sqlx::Error> { Ok(r.try_get::<i64, _>(name)? != 0) };
+        Ok(Some(JoinView {
+            campaign: self::campaign(&r)?,
+            any_seated: flag("any_seated")?,
+            gm_block: flag("gm_block")?,
+            seat_block: flag("seat_block")?,
+            lapsed_holds: flag("lapsed")?,
+        }))
+    }
+
+    /// The campaigns other than `except` in which `account` holds a live seat.
+    pub async fn campaigns_seated_in(
+        &self,
+        account: &str,
+        except: &str,
+    ) -> Result<Vec<CampaignRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM campaigns WHERE id IN (SELECT campaign_id FROM seats \
+             WHERE account_id = $1 AND status IN ('held', 'confirmed') AND campaign_id <> $2)"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account)
+            .bind(except)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
+    }
+}
+
+/// What [`Store::join_view`] reads.
+#[derive(Debug, Clone)]
+pub struct JoinView {
+    /// The campaign.
+    pub campaign: CampaignRow,
+    /// A joiner already holds a live seat there.
+    pub any_seated: bool,
+    /// A block stands between a joiner and the game master.
+    pub gm_block: bool,
+    /// A block stands between a joiner and someone seated.
+    pub seat_block: bool,
+    /// Some unpaid hold there has run out.
+    pub lapsed_holds: bool,
 }

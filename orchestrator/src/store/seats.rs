@@ -195,27 +195,6 @@ impl Store {
         Ok(rows.iter().map(seat).collect::<Result<_, _>>()?)
     }
 
-    /// Whether a block stands between `account` and anyone holding a live
-    /// seat in `campaign`.
-    pub async fn blocked_with_seated(
-        &self,
-        account: &str,
-        campaign: &str,
-    ) -> Result<bool, StoreError> {
-        let row = sqlx::query(
-            "SELECT 1 AS x FROM blocks b JOIN seats s ON s.campaign_id = $2 \
-             AND s.status IN ('held', 'confirmed') \
-             AND ((b.blocker_id = $1 AND b.blocked_id = s.account_id) \
-               OR (b.blocked_id = $1 AND b.blocker_id = s.account_id)) \
-             LIMIT 1",
-        )
-        .bind(account)
-        .bind(campaign)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.is_some())
-    }
-
     /// Confirms a held seat (payment arrived); false if it was not held.
     pub async fn confirm_seat(&self, id: &str, now: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
@@ -419,5 +398,26 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(wait).collect::<Result<_, _>>()?)
+    }
+
+    /// A waiting place's 1-based position (the place must have been made
+    /// at `created_at` with id `id`), and the campaign's status now.
+    pub async fn place_and_status(
+        &self,
+        campaign: &str,
+        id: &str,
+        created_at: i64,
+    ) -> Result<(i64, String), StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM waitlist WHERE campaign_id = $1 AND status = 'waiting' \
+               AND (created_at < $2 OR (created_at = $2 AND id <= $3))) AS position, \
+             status FROM campaigns WHERE id = $1",
+        )
+        .bind(campaign)
+        .bind(created_at)
+        .bind(id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok((row.try_get("position")?, row.try_get("status")?))
     }
 }
