@@ -263,6 +263,7 @@ fn price_into(
     row.first_session_at = first.starts_at_ms;
     row.last_session_end = last.ends_at_ms;
     row.session_count = i64::try_from(sessions.len()).unwrap_or(i64::MAX);
+    row.session_minutes = first.minutes();
     row.llm_tier = tier.as_str().to_string();
     row.price_minor = q.price.amount;
     row.currency = q.price.currency.code().to_string();
@@ -316,6 +317,7 @@ pub async fn create(
         first_session_at: 0,
         last_session_end: 0,
         session_count: 0,
+        session_minutes: 0,
         price_minor: 0,
         currency: String::new(),
         quote: String::new(),

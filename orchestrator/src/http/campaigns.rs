@@ -424,9 +424,18 @@ pub async fn publish(
 ) -> Result<axum::Json<Campaign>, ApiError> {
     let c = campaigns::managed(&state.store, &id, &user.id, user.role == Role::Admin).await?;
     campaigns::publish(&state.store, &c, state.clock.now()).await?;
-    // Waiting quick-join tickets get their chance at it now.
-    crate::matchmaking::tickets::rematch(&state.store, state.payments.as_ref(), state.clock.now())
-        .await?;
+    // Waiting quick-join tickets get their chance at it now; the campaign
+    // is published either way (the matcher's round every few seconds
+    // retries what fails here).
+    if let Err(e) = crate::matchmaking::tickets::rematch(
+        &state.store,
+        state.payments.as_ref(),
+        state.clock.now(),
+    )
+    .await
+    {
+        tracing::warn!(error = %e, campaign = %id, "matching tickets after publishing failed");
+    }
     let c = state.store.campaign(&id).await?.ok_or(ApiError::NotFound)?;
     Ok(axum::Json(Campaign::from_row(c, Some(&user.id))))
 }

@@ -39,6 +39,8 @@ pub struct CampaignRow {
     pub last_session_end: i64,
     /// Number of sessions.
     pub session_count: i64,
+    /// Length of each session, minutes.
+    pub session_minutes: i64,
     /// Seat price, minor units.
     pub price_minor: i64,
     /// Currency code.
@@ -59,7 +61,8 @@ pub struct CampaignRow {
 
 const COLUMNS: &str = "id, gm_id, title, description, mode, settings, generator_version, seed, \
      llm_tier, min_players, max_players, visibility, schedule, first_session_at, last_session_end, \
-     session_count, price_minor, currency, quote, status, seats_taken, created_at, published_at, \
+     session_count, session_minutes, price_minor, currency, quote, status, seats_taken, created_at, \
+     published_at, \
      terms_version";
 
 fn campaign(r: &sqlx::any::AnyRow) -> Result<CampaignRow, sqlx::Error> {
@@ -80,6 +83,7 @@ fn campaign(r: &sqlx::any::AnyRow) -> Result<CampaignRow, sqlx::Error> {
         first_session_at: r.try_get("first_session_at")?,
         last_session_end: r.try_get("last_session_end")?,
         session_count: r.try_get("session_count")?,
+        session_minutes: r.try_get("session_minutes")?,
         price_minor: r.try_get("price_minor")?,
         currency: r.try_get("currency")?,
         quote: r.try_get("quote")?,
@@ -172,7 +176,8 @@ pub struct LocalStart {
     pub offsets_ms: Vec<i64>,
     /// Weekdays, Monday = 0.
     pub weekdays: Option<Vec<i64>>,
-    /// Milliseconds of the day the start must lie in, inclusive.
+    /// Milliseconds of the day the whole session must lie in: its start
+    /// at or after the first, its end (start plus length) by the second.
     pub window_ms: Option<(i64, i64)>,
 }
 
@@ -220,8 +225,8 @@ impl Store {
             "INSERT INTO campaigns (id, gm_id, title, description, mode, settings, generator_version, \
              seed, llm_tier, min_players, max_players, visibility, schedule, first_session_at, \
              last_session_end, session_count, price_minor, currency, quote, status, seats_taken, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-             $14, $15, $16, $17, $18, $19, $20, 0, $21, $21)",
+             created_at, updated_at, session_minutes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 0, $21, $21, $22)",
         )
         .bind(&c.id)
         .bind(&c.gm_id)
@@ -244,6 +249,7 @@ impl Store {
         .bind(&c.quote)
         .bind(&c.status)
         .bind(now)
+        .bind(c.session_minutes)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -300,7 +306,7 @@ impl Store {
             "UPDATE campaigns SET title = $2, description = $3, schedule = $4, llm_tier = $5, \
              min_players = $6, first_session_at = $7, last_session_end = $8, session_count = $9, \
              price_minor = $10, currency = $11, quote = $12, terms_version = terms_version + $13, \
-             updated_at = $14 \
+             updated_at = $14, session_minutes = $16 \
              WHERE id = $1 AND terms_version = $15 AND status IN ('draft', 'published', 'full')",
         )
         .bind(&c.id)
@@ -318,6 +324,7 @@ impl Store {
         .bind(i64::from(terms_changed))
         .bind(now)
         .bind(expected_terms)
+        .bind(c.session_minutes)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -426,7 +433,8 @@ impl Store {
                 if let Some((a, b)) = ls.window_ms {
                     let (a, b) = (param(Param::Int(a)), param(Param::Int(b)));
                     parts.push(format!(
-                        "((first_session_at + {o}) % 86400000) BETWEEN {a} AND {b}"
+                        "((first_session_at + {o}) % 86400000) >= {a} AND \
+                         ((first_session_at + {o}) % 86400000) + session_minutes * 60000 <= {b}"
                     ));
                 }
                 if let Some(days) = &ls.weekdays {
