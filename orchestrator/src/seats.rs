@@ -503,15 +503,40 @@ pub async fn promote(
         if c.seats_taken + head.size > c.max_players || c.status != "published" {
             return Ok(());
         }
-        if !store.end_wait(&head.id, "promoted", now).await? {
-            continue;
-        }
         let (members, party) = match &head.party_id {
             Some(_) => joiners(store, &head.account_id, true)
                 .await
                 .unwrap_or_else(|_| (vec![head.account_id.clone()], None)),
             None => (vec![head.account_id.clone()], None),
         };
+        // A block made while they waited still keeps them apart.
+        let blocked = store
+            .join_view(campaign_id, &members, now)
+            .await?
+            .is_some_and(|v| v.gm_block || v.seat_block);
+        if blocked {
+            if store.end_wait(&head.id, "left", now).await? {
+                tell(
+                    store,
+                    &head.account_id,
+                    &format!("Your place in line for {} has ended", c.title),
+                    |handle| {
+                        format!(
+                            "{handle}, a seat opened in \"{}\", but a block now stands between \
+                             your group and someone in the campaign, so your place in line has \
+                             ended. Nothing was charged.\n",
+                            c.title
+                        )
+                    },
+                    now,
+                )
+                .await?;
+            }
+            continue;
+        }
+        if !store.end_wait(&head.id, "promoted", now).await? {
+            continue;
+        }
         let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
         match seat_and_pay(store, provider, &c, rows, now).await {
             Ok(Some(seated)) => {

@@ -992,3 +992,58 @@ async fn cancelling_refunds_every_seat_in_full_and_ends_the_waitlist() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
+
+#[tokio::test]
+async fn a_block_made_while_waiting_skips_that_place_when_a_seat_opens() {
+    let app = spawn_app().await;
+    let (id, _) = campaign(&app, 2).await;
+    let (_, ann) = app.user("ann").await;
+    let (_, bob) = app.user("bob").await;
+    let (_, cyd) = app.user("cyd").await;
+    let (_, dee) = app.user("dee").await;
+    assert_eq!(join(&app, &id, &ann, false).await.0, StatusCode::CREATED);
+    assert_eq!(join(&app, &id, &bob, false).await.0, StatusCode::CREATED);
+    assert_eq!(join(&app, &id, &cyd, false).await.0, StatusCode::ACCEPTED);
+    assert_eq!(join(&app, &id, &dee, false).await.0, StatusCode::ACCEPTED);
+    // Ann, still seated, blocks Cyd, first in line.
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/me/blocks",
+            Some(&ann),
+            Some(json!({"handle": "cyd"})),
+        )
+        .await;
+    assert!(r.status().is_success());
+    // Bob leaves: the seat skips Cyd and goes to Dee.
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/campaigns/{id}/seat"),
+            Some(&bob),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        my_seats(&app, &cyd).await["seats"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        my_seats(&app, &cyd).await["waitlist"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        my_seats(&app, &dee).await["seats"][0]["campaign_id"],
+        id.as_str()
+    );
+    let mail = app.store.unsent_mail(100).await.unwrap();
+    assert!(
+        mail.iter()
+            .any(|m| m.1 == "cyd@example.com" && m.3.contains("block"))
+    );
+}
