@@ -365,18 +365,7 @@ async fn weekly(
     b["min_players"] = json!(2);
     b["schedule"] = json!({"kind": "weekly", "weekdays": [day], "start_time": time,
         "session_hours": hours, "time_zone": zone, "starts_on": starts_on, "weeks": weeks});
-    let c = create(app, gm, b).await;
-    let id = c["id"].as_str().unwrap().to_string();
-    let r = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/campaigns/{id}/publish"),
-            Some(gm),
-            None,
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    id
+    app.published_campaign(gm, b).await
 }
 
 fn titles(page: &Value) -> Vec<String> {

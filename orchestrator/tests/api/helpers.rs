@@ -292,6 +292,35 @@ impl TestApp {
         self.log_in(handle).await.0
     }
 
+    /// Creates a campaign from `body` as game master `gm`; returns its id.
+    pub async fn create_campaign(&self, gm: &str, body: Value) -> String {
+        let (status, c) = self
+            .json(Method::POST, "/api/v1/campaigns", Some(gm), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{c}");
+        c["id"].as_str().unwrap().to_string()
+    }
+
+    /// Publishes campaign `id` as its game master `gm`.
+    pub async fn publish(&self, gm: &str, id: &str) {
+        let r = self
+            .call(
+                Method::POST,
+                &format!("/api/v1/campaigns/{id}/publish"),
+                Some(gm),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    /// Creates and publishes a campaign; returns its id.
+    pub async fn published_campaign(&self, gm: &str, body: Value) -> String {
+        let id = self.create_campaign(gm, body).await;
+        self.publish(gm, &id).await;
+        id
+    }
+
     /// Makes two users friends: `from` asks `to_handle`, whose token is `to`.
     pub async fn befriend(&self, from: &str, to: &str, to_handle: &str) {
         let (status, req) = self

@@ -19,39 +19,23 @@ async fn campaign(
     players: u32,
     publish: bool,
 ) -> String {
-    let (status, c) = app
-        .json(
-            Method::POST,
-            "/api/v1/campaigns",
-            Some(gm),
-            Some(json!({
+    let id = app
+        .create_campaign(
+            gm,
+            json!({
                 "title": format!("A {mode} campaign"),
                 "settings": {"players": players, "galaxy": "small", "difficulty": "normal",
                              "mode": mode, "species_pool": null, "generator_version": "v1"},
                 "llm_tier": tier, "min_players": 2, "visibility": "public",
                 "schedule": {"kind": "weekly", "weekdays": ["saturday"], "start_time": "18:00",
                              "session_hours": 3, "time_zone": "UTC", "starts_on": "2027-01-02", "weeks": 4}
-            })),
+            }),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{c}");
-    let id = c["id"].as_str().unwrap().to_string();
     if publish {
-        publish_it(app, gm, &id).await;
+        app.publish(gm, &id).await;
     }
     id
-}
-
-async fn publish_it(app: &TestApp, gm: &str, id: &str) {
-    let r = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/campaigns/{id}/publish"),
-            Some(gm),
-            None,
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
 }
 
 async fn ticket(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
@@ -135,7 +119,7 @@ async fn a_waiting_ticket_is_matched_when_a_campaign_is_published_or_a_seat_free
         app.json(Method::GET, &path, Some(&nova), None).await.1["status"],
         "waiting"
     );
-    publish_it(&app, &gm, &survival).await;
+    app.publish(&gm, &survival).await;
     let (_, t) = app.json(Method::GET, &path, Some(&nova), None).await;
     assert_eq!(t["status"], "matched", "{t}");
     assert_eq!(t["campaign_id"], survival.as_str());

@@ -17,32 +17,19 @@ use crate::helpers::{TestApp, TestOptions, spawn_app, spawn_app_options, spawn_a
 /// A published campaign of `players` seats starting 2027-01-01; returns its id.
 async fn campaign(app: &TestApp, players: u32) -> (String, String) {
     let gm = app.game_master("keeper").await;
-    let (status, c) = app
-        .json(
-            Method::POST,
-            "/api/v1/campaigns",
-            Some(&gm),
-            Some(json!({
+    let id = app
+        .published_campaign(
+            &gm,
+            json!({
                 "title": "Seat Test",
                 "settings": {"players": players, "galaxy": "small", "difficulty": "normal",
                              "mode": "conquest", "species_pool": null, "generator_version": "v1"},
                 "seed": 7, "llm_tier": "ollama", "min_players": 2, "visibility": "public",
                 "schedule": {"kind": "weekly", "weekdays": ["saturday"], "start_time": "18:00",
                              "session_hours": 2, "time_zone": "UTC", "starts_on": "2027-01-02", "weeks": 4}
-            })),
+            }),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{c}");
-    let id = c["id"].as_str().unwrap().to_string();
-    let r = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/campaigns/{id}/publish"),
-            Some(&gm),
-            None,
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
     (id, gm)
 }
 
@@ -752,32 +739,19 @@ async fn a_secret_feed_address_serves_my_sessions_without_a_token_until_replaced
 /// after the test clock's start), published; returns (id, gm token).
 async fn soon_campaign(app: &TestApp) -> (String, String) {
     let gm = app.game_master("keeper").await;
-    let (status, c) = app
-        .json(
-            Method::POST,
-            "/api/v1/campaigns",
-            Some(&gm),
-            Some(json!({
+    let id = app
+        .published_campaign(
+            &gm,
+            json!({
                 "title": "Soon",
                 "settings": {"players": 7, "galaxy": "small", "difficulty": "normal",
                              "mode": "conquest", "species_pool": null, "generator_version": "v1"},
                 "seed": 7, "llm_tier": "ollama", "min_players": 2, "visibility": "public",
                 "schedule": {"kind": "weekly", "weekdays": ["saturday"], "start_time": "18:00",
                              "session_hours": 4, "time_zone": "UTC", "starts_on": "2026-11-21", "weeks": 12}
-            })),
+            }),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{c}");
-    let id = c["id"].as_str().unwrap().to_string();
-    let r = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/campaigns/{id}/publish"),
-            Some(&gm),
-            None,
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
     (id, gm)
 }
 
