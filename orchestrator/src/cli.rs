@@ -232,25 +232,33 @@ fn token_key(config: &ServeConfig) -> anyhow::Result<Vec<u8>> {
 /// Runs the API until SIGINT or SIGTERM.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let store = open_store(&config.store).await?;
-    let outbox = tokio::spawn(crate::mail::run_outbox(
-        store.clone(),
-        crate::mail::LogSender,
-        Clock::system(),
-        std::time::Duration::from_secs(2),
-    ));
+    use crate::background::every;
+    use std::time::Duration;
     let payments: std::sync::Arc<dyn crate::seats::PaymentProvider> =
         std::sync::Arc::new(crate::seats::LocalProvider);
-    let sweeper = tokio::spawn(crate::seats::run_hold_sweeper(
-        store.clone(),
-        payments.clone(),
-        Clock::system(),
-        std::time::Duration::from_secs(5),
+    let clock = Clock::system();
+    let (s, c) = (store.clone(), clock.clone());
+    let outbox = tokio::spawn(every(Duration::from_secs(2), "mail sent", move || {
+        let (s, c) = (s.clone(), c.clone());
+        async move { crate::mail::deliver_outbox(&s, &crate::mail::LogSender, c.now()).await }
+    }));
+    let (s, c, p) = (store.clone(), clock.clone(), payments.clone());
+    let sweeper = tokio::spawn(every(
+        Duration::from_secs(5),
+        "lapsed seat holds released",
+        move || {
+            let (s, c, p) = (s.clone(), c.clone(), p.clone());
+            async move { crate::seats::release_lapsed_holds(&s, p.as_ref(), None, c.now()).await }
+        },
     ));
-    let matcher = tokio::spawn(crate::matchmaking::tickets::run_matcher(
-        store.clone(),
-        payments.clone(),
-        Clock::system(),
-        std::time::Duration::from_secs(5),
+    let (s, c, p) = (store.clone(), clock.clone(), payments.clone());
+    let matcher = tokio::spawn(every(
+        Duration::from_secs(5),
+        "quick-join tickets matched",
+        move || {
+            let (s, c, p) = (s.clone(), c.clone(), p.clone());
+            async move { crate::matchmaking::tickets::rematch(&s, p.as_ref(), c.now()).await }
+        },
     ));
     let state = AppState {
         store,

@@ -3,6 +3,7 @@
 //! controller that runs one game server per campaign.
 
 pub mod accounts;
+pub mod background;
 pub mod campaigns;
 pub mod cli;
 pub mod config;

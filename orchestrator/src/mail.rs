@@ -3,8 +3,6 @@
 //! [`deliver_outbox`] through a [`MailSender`]. The embedded default's
 //! sender writes mail to the log so a person at the console can read it.
 
-use std::time::Duration;
-
 use crate::store::Store;
 
 /// Where mail goes: the seam between the outbox and a mail service.
@@ -47,22 +45,6 @@ pub async fn deliver_outbox(
         }
     }
     Ok(sent)
-}
-
-/// Delivers the outbox every `every` until the task is dropped.
-pub async fn run_outbox(
-    store: Store,
-    sender: impl MailSender,
-    clock: crate::http::Clock,
-    every: Duration,
-) {
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tick.tick().await;
-        if let Err(e) = deliver_outbox(&store, &sender, clock.now()).await {
-            tracing::warn!(error = %e, "outbox delivery failed");
-        }
-    }
 }
 
 /// Queues a mail to an account by id (nothing if it is gone); `body` gets

@@ -623,25 +623,6 @@ pub async fn release_lapsed_holds(
     Ok(released)
 }
 
-/// Runs [`release_lapsed_holds`] every `every` until the task is dropped.
-pub async fn run_hold_sweeper(
-    store: Store,
-    provider: std::sync::Arc<dyn PaymentProvider>,
-    clock: crate::http::Clock,
-    every: std::time::Duration,
-) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match release_lapsed_holds(&store, provider.as_ref(), None, clock.now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(released = n, "lapsed seat holds released"),
-            Err(e) => tracing::warn!(error = %e, "releasing lapsed seat holds failed"),
-        }
-    }
-}
-
 /// Cancels a campaign that has not started (its game master or an admin):
 /// registration closes, every seat is released with a full refund of what
 /// was paid (audited), every waitlist place ends, and everyone is told.

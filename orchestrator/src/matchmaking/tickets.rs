@@ -388,25 +388,6 @@ pub async fn rematch(
     Ok(seated)
 }
 
-/// Runs [`rematch`] every `every` until the task is dropped.
-pub async fn run_matcher(
-    store: Store,
-    provider: std::sync::Arc<dyn PaymentProvider>,
-    clock: crate::http::Clock,
-    every: std::time::Duration,
-) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match rematch(&store, provider.as_ref(), clock.now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(seated = n, "quick-join tickets matched"),
-            Err(e) => tracing::warn!(error = %e, "matching quick-join tickets failed"),
-        }
-    }
-}
-
 /// My ticket.
 pub async fn view(store: &Store, me: &str, id: &str) -> Result<TicketView, AccountError> {
     match store.ticket(id).await? {
