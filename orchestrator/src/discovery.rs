@@ -1,7 +1,8 @@
-//! Discovery's time filters, in the viewer's own zone: "only sessions on
-//! these weekdays", "only sessions inside this time of day", and "only
-//! campaigns whose every session fits my weekly availability". Pure: the
-//! listing handler pages through candidates and asks [`TimeFilter::fits`].
+//! Discovery listings and their time filters, in the viewer's own zone:
+//! "only sessions on these weekdays", "only sessions inside this time of
+//! day", and "only campaigns whose every session fits my weekly
+//! availability". The rules ([`TimeFilter`]) are pure; [`list`] pages
+//! through the store's candidates and applies them.
 //!
 //! A campaign fits when every one of its sessions does, judged on the
 //! viewer's wall clock for that date, so a campaign planned in Berlin that
@@ -11,8 +12,74 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use crate::accounts::AccountError;
 use crate::schedule::Session;
-use crate::store::campaigns::LocalStart;
+use crate::store::Store;
+use crate::store::campaigns::{CampaignFilter, CampaignSort, ListingRow, LocalStart};
+
+/// Most rows one time-filtered listing looks at; the cursor continues.
+const SCAN_MAX: usize = 300;
+/// Largest batch read from the store at once.
+const BATCH_MAX: i64 = 200;
+
+/// One page of published campaigns matching `filter` and `time`, in `sort`
+/// order after `after`, and the keyset the next page starts after (`None`
+/// at the end). Session times are not judged in SQL beyond a cheap
+/// prefilter, so time-filtered listings scan at most [`SCAN_MAX`] rows per
+/// page; a short page with a cursor means "keep going".
+pub async fn list(
+    store: &Store,
+    filter: &CampaignFilter,
+    time: &TimeFilter,
+    sort: CampaignSort,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> Result<(Vec<ListingRow>, Option<(i64, String)>), AccountError> {
+    if time.is_empty() {
+        let rows = store.discover(filter, sort, after, limit).await?;
+        let next = (rows.len() as i64 == limit)
+            .then(|| rows.last().map(|r| (sort.key(r), r.id.clone())))
+            .flatten();
+        return Ok((rows, next));
+    }
+    let mut page = Vec::new();
+    let mut position = after;
+    let mut scanned = 0;
+    // Start small (most filters match often) and grow.
+    let mut batch = (limit * 2).clamp(40, BATCH_MAX);
+    loop {
+        let rows = store
+            .discover(filter, sort, position.clone(), batch)
+            .await?;
+        let exhausted = (rows.len() as i64) < batch;
+        batch = (batch * 2).min(BATCH_MAX);
+        for r in rows {
+            scanned += 1;
+            position = Some((sort.key(&r), r.id.clone()));
+            // The first session alone refuses most campaigns before all
+            // their sessions are worked out.
+            let first = Session {
+                index: 0,
+                starts_at_ms: r.first_session_at,
+                ends_at_ms: r.first_session_at + r.session_minutes * 60_000,
+            };
+            if time.session_fits(&first)
+                && time.fits(&crate::campaigns::sessions_of_schedule(&r.schedule)?)
+            {
+                page.push(r);
+                if page.len() as i64 == limit {
+                    return Ok((page, position));
+                }
+            }
+        }
+        if exhausted {
+            return Ok((page, None));
+        }
+        if scanned >= SCAN_MAX {
+            return Ok((page, position));
+        }
+    }
+}
 
 /// Minutes in a day and in a week.
 const DAY: i64 = 1_440;

@@ -67,16 +67,6 @@ pub enum ScheduleSpec {
     },
 }
 
-impl ScheduleSpec {
-    /// How long each session lasts, in minutes (without validating the rest).
-    pub fn session_minutes(&self) -> i64 {
-        match self {
-            ScheduleSpec::Weekly { session_hours, .. } => i64::from(*session_hours) * 60,
-            ScheduleSpec::OneShot { .. } => 24 * 60,
-        }
-    }
-}
-
 /// A validated schedule.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {

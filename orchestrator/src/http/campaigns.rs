@@ -642,62 +642,11 @@ pub async fn discover(
         starts_before: q.starts_before,
         first_start: time.first_start(state.clock.now()),
     };
-    if time.is_empty() {
-        let rows = state.store.discover(&filter, sort, after, limit).await?;
-        let next = cursor::next(&rows, limit, |r| (sort.key(r), r.id.as_str()));
-        return Ok(axum::Json(CampaignPage {
-            campaigns: rows.into_iter().map(CampaignSummary::from).collect(),
-            next,
-        }));
-    }
-    // Session times are worked out here, not in SQL: page through the
-    // other filters' matches until the page is full, scanning a bounded
-    // number of rows per request (the cursor then continues the scan).
-    const SCAN_MAX: usize = 300;
-    let mut page = Vec::new();
-    let mut position = after;
-    let mut scanned = 0;
-    // Start small (most filters match often) and grow.
-    let mut batch = (limit * 2).clamp(40, 200);
-    'scan: loop {
-        let rows = state
-            .store
-            .discover(&filter, sort, position.clone(), batch)
-            .await?;
-        let exhausted = (rows.len() as i64) < batch;
-        batch = (batch * 2).min(200);
-        for r in rows {
-            scanned += 1;
-            position = Some((sort.key(&r), r.id.clone()));
-            // The first session alone refuses most campaigns before all
-            // their sessions are worked out.
-            let minutes = serde_json::from_str::<crate::schedule::ScheduleSpec>(&r.schedule)
-                .map_or(0, |s| s.session_minutes());
-            let first = crate::schedule::Session {
-                index: 0,
-                starts_at_ms: r.first_session_at,
-                ends_at_ms: r.first_session_at + minutes * 60_000,
-            };
-            if time.session_fits(&first)
-                && time.fits(&campaigns::sessions_of_schedule(&r.schedule)?)
-            {
-                page.push(r);
-                if page.len() as i64 == limit {
-                    break 'scan;
-                }
-            }
-        }
-        if exhausted {
-            position = None;
-            break;
-        }
-        if scanned >= SCAN_MAX {
-            break;
-        }
-    }
+    let (rows, next) =
+        crate::discovery::list(&state.store, &filter, &time, sort, after, limit).await?;
     Ok(axum::Json(CampaignPage {
-        campaigns: page.into_iter().map(CampaignSummary::from).collect(),
-        next: position.map(|(k, id)| cursor::after(k, &id)),
+        campaigns: rows.into_iter().map(CampaignSummary::from).collect(),
+        next: next.map(|(k, id)| cursor::after(k, &id)),
     }))
 }
 

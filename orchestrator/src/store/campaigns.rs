@@ -119,6 +119,8 @@ pub struct ListingRow {
     pub first_session_at: i64,
     /// Number of sessions.
     pub session_count: i64,
+    /// Length of each session, minutes (0 on rows older than the column).
+    pub session_minutes: i64,
     /// Lifecycle status.
     pub status: String,
     /// Schedule spec, JSON.
@@ -126,7 +128,7 @@ pub struct ListingRow {
 }
 
 const LISTING_COLUMNS: &str = "id, title, mode, llm_tier, price_minor, currency, max_players, \
-     seats_taken, first_session_at, session_count, status, schedule";
+     seats_taken, first_session_at, session_count, session_minutes, status, schedule";
 
 fn listing(r: &sqlx::any::AnyRow) -> Result<ListingRow, sqlx::Error> {
     Ok(ListingRow {
@@ -140,6 +142,7 @@ fn listing(r: &sqlx::any::AnyRow) -> Result<ListingRow, sqlx::Error> {
         seats_taken: r.try_get("seats_taken")?,
         first_session_at: r.try_get("first_session_at")?,
         session_count: r.try_get("session_count")?,
+        session_minutes: r.try_get("session_minutes")?,
         status: r.try_get("status")?,
         schedule: r.try_get("schedule")?,
     })
