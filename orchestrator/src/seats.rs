@@ -324,14 +324,13 @@ pub async fn join(
         // A seat freed between our read and our place in line: the line
         // moves now (and if we were its head, we are seated).
         promote(store, provider, &c.id, now).await?;
-        if let Some(s) = store.live_seat(&c.id, me).await? {
-            let seats = store
-                .live_seats(&c.id)
-                .await?
-                .into_iter()
-                .filter(|x| x.party_id.is_some() && x.party_id == s.party_id || x.id == s.id)
-                .map(Seat::from)
-                .collect();
+        let mut seats = Vec::new();
+        for m in &members {
+            if let Some(s) = store.live_seat(&c.id, m).await? {
+                seats.push(Seat::from(s));
+            }
+        }
+        if !seats.is_empty() {
             return Ok(JoinOutcome {
                 outcome: "seated".into(),
                 seats,

@@ -153,7 +153,7 @@ pub struct Match {
 }
 
 /// Whether a campaign may be offered to a ticket at all.
-fn eligible(t: &Ticket, c: &OpenCampaign, seats_open: u32) -> bool {
+pub(crate) fn eligible(t: &Ticket, c: &OpenCampaign, seats_open: u32) -> bool {
     seats_open >= t.party_size
         && (t.modes.is_empty() || t.modes.contains(&c.mode))
         && (t.tiers.is_empty() || t.tiers.contains(&c.tier))

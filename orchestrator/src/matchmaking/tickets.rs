@@ -162,12 +162,9 @@ fn ticket_of(r: &TicketRow) -> Ticket {
     }
 }
 
-/// The matcher's view of a campaign (`None` for rows it cannot read).
+/// The matcher's view of a campaign, sessions still empty (`None` for rows
+/// it cannot read).
 fn open_of(c: &CampaignRow) -> Option<OpenCampaign> {
-    let mut sessions = WeekSlots::default();
-    for s in crate::campaigns::sessions_of(c).ok()? {
-        sessions.add_instants(s.starts_at_ms, s.ends_at_ms);
-    }
     Some(OpenCampaign {
         id: c.id.clone(),
         mode: c.mode.parse::<GameMode>().ok()?,
@@ -176,17 +173,31 @@ fn open_of(c: &CampaignRow) -> Option<OpenCampaign> {
         seats_open: u32::try_from(c.max_players - c.seats_taken).ok()?,
         seats_taken: u32::try_from(c.seats_taken).ok()?,
         min_players: u32::try_from(c.min_players).ok()?,
-        sessions,
+        sessions: WeekSlots::default(),
         starts_at_ms: c.first_session_at,
     })
 }
 
-async fn open_campaigns(store: &Store, now: i64) -> Result<Vec<OpenCampaign>, AccountError> {
-    Ok(store
-        .open_campaigns(now, CAMPAIGNS_PER_ROUND)
-        .await?
+/// Open campaigns as the matcher sees them; with `only`, just those that
+/// ticket could be offered (its sessions are worked out for no others).
+async fn open_campaigns(
+    store: &Store,
+    now: i64,
+    only: Option<&Ticket>,
+) -> Result<Vec<OpenCampaign>, AccountError> {
+    let rows = store.open_campaigns(now, CAMPAIGNS_PER_ROUND).await?;
+    Ok(rows
         .iter()
-        .filter_map(open_of)
+        .filter_map(|c| {
+            let mut open = open_of(c)?;
+            if only.is_some_and(|t| !super::eligible(t, &open, open.seats_open)) {
+                return None;
+            }
+            for s in crate::campaigns::sessions_of(c).ok()? {
+                open.sessions.add_instants(s.starts_at_ms, s.ends_at_ms);
+            }
+            Some(open)
+        })
         .collect())
 }
 
@@ -347,7 +358,7 @@ pub async fn open(
         }
         Err(e) => return Err(e.into()),
     }
-    let campaigns = open_campaigns(store, now).await?;
+    let campaigns = open_campaigns(store, now, Some(&ticket_of(&row))).await?;
     let join = match_one(store, provider, &row, &campaigns, None, now).await?;
     let row = store.ticket(&row.id).await?.ok_or(AccountError::NotFound)?;
     Ok(TicketView::from_row(row, join))
@@ -365,7 +376,7 @@ pub async fn rematch(
     if rows.is_empty() {
         return Ok(0);
     }
-    let campaigns = std::sync::Arc::new(open_campaigns(store, now).await?);
+    let campaigns = std::sync::Arc::new(open_campaigns(store, now, None).await?);
     let tickets: Vec<Ticket> = rows.iter().map(ticket_of).collect();
     // Thousands of tickets take a good fraction of a second: off the
     // request threads.
