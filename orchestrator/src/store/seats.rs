@@ -171,25 +171,27 @@ impl Store {
 
     /// Live seats of a campaign, oldest first.
     pub async fn live_seats(&self, campaign: &str) -> Result<Vec<SeatRow>, StoreError> {
-        let sql = format!(
-            "SELECT {SEAT_COLUMNS} FROM seats WHERE campaign_id = $1 \
-             AND status IN ('held', 'confirmed') ORDER BY created_at, id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(campaign)
-            .fetch_all(self.pool())
-            .await?;
-        Ok(rows.iter().map(seat).collect::<Result<_, _>>()?)
+        self.live_seats_where("campaign_id", campaign).await
     }
 
     /// An account's live seats in any campaign.
     pub async fn seats_of(&self, account: &str) -> Result<Vec<SeatRow>, StoreError> {
+        self.live_seats_where("account_id", account).await
+    }
+
+    /// Live seats whose `column` (a fixed name, never input) is `value`,
+    /// oldest first.
+    async fn live_seats_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Vec<SeatRow>, StoreError> {
         let sql = format!(
-            "SELECT {SEAT_COLUMNS} FROM seats WHERE account_id = $1 \
+            "SELECT {SEAT_COLUMNS} FROM seats WHERE {column} = $1 \
              AND status IN ('held', 'confirmed') ORDER BY created_at, id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(account)
+            .bind(value)
             .fetch_all(self.pool())
             .await?;
         Ok(rows.iter().map(seat).collect::<Result<_, _>>()?)
