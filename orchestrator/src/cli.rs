@@ -229,13 +229,97 @@ fn token_key(config: &ServeConfig) -> anyhow::Result<Vec<u8>> {
     Ok(key.to_vec())
 }
 
+/// Reads a secret from a file (trimmed), naming the file on failure.
+fn secret_file(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the secret in {}", path.display()))?;
+    Ok(text.trim().to_string())
+}
+
+/// The payment provider the configuration asks for: Stripe with a secret
+/// key, else the local provider (test mode: no real money).
+fn payment_provider(
+    config: &ServeConfig,
+) -> anyhow::Result<std::sync::Arc<dyn crate::billing::PaymentProvider>> {
+    use crate::billing::stripe::{StripeProvider, StripeSettings};
+    use crate::billing::webhook::WebhookKeys;
+    let s = &config.stripe;
+    let key = match (&s.stripe_secret_key, &s.stripe_secret_key_file) {
+        (Some(k), _) => Some(k.expose().to_string()),
+        (None, Some(path)) => Some(secret_file(path)?),
+        (None, None) => None,
+    };
+    let Some(key) = key else {
+        return Ok(std::sync::Arc::new(crate::billing::LocalProvider));
+    };
+    if !(key.starts_with("sk_") || key.starts_with("rk_")) {
+        bail!("STARTALES_STRIPE_SECRET_KEY must be a Stripe secret key (sk_... or rk_...)");
+    }
+    let mut secrets: Vec<crate::config::Secret> = s.stripe_webhook_secret.clone();
+    if let Some(path) = &s.stripe_webhook_secret_file {
+        for line in secret_file(path)?.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            secrets.push(line.parse().unwrap_or_default());
+        }
+    }
+    secrets.retain(|x| !x.expose().is_empty());
+    if secrets.is_empty() {
+        bail!(
+            "with a Stripe key, STARTALES_STRIPE_WEBHOOK_SECRET (or _FILE) is needed: seats are \
+             confirmed only by verified webhooks"
+        );
+    }
+    if let Some(bad) = secrets.iter().find(|x| !x.expose().starts_with("whsec_")) {
+        let _ = bad;
+        bail!("STARTALES_STRIPE_WEBHOOK_SECRET must hold webhook secrets (whsec_...)");
+    }
+    let mut plans = Vec::new();
+    for (name, price) in [
+        ("monthly", &s.stripe_price_monthly),
+        ("annual", &s.stripe_price_annual),
+    ] {
+        if let Some(p) = price {
+            if !p.starts_with("price_") {
+                bail!("the {name} plan must be a Stripe price id (price_...), not {p:?}");
+            }
+            plans.push(crate::billing::Plan {
+                name: name.into(),
+                price_id: p.clone(),
+            });
+        }
+    }
+    let public_url = s
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen));
+    if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+        bail!("STARTALES_PUBLIC_URL must start with http:// or https://");
+    }
+    let provider = StripeProvider::new(StripeSettings {
+        secret_key: key.parse().unwrap_or_default(),
+        api_base: s.stripe_api_base.clone(),
+        webhook: WebhookKeys {
+            secrets,
+            tolerance_s: i64::from(s.stripe_webhook_tolerance_secs),
+        },
+        public_url,
+        hold_ms: i64::from(s.stripe_hold_minutes) * 60_000,
+        plans,
+        subscriber_discount_percent: i64::from(s.subscriber_discount_percent),
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(std::sync::Arc::new(provider))
+}
+
 /// Runs the API until SIGINT or SIGTERM.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let store = open_store(&config.store).await?;
     use crate::background::every;
     use std::time::Duration;
-    let payments: std::sync::Arc<dyn crate::seats::PaymentProvider> =
-        std::sync::Arc::new(crate::seats::LocalProvider);
+    let payments = payment_provider(&config)?;
+    tracing::info!(
+        "payments: {}",
+        crate::billing::payment_label(payments.as_ref())
+    );
     let clock = Clock::system();
     let (s, c) = (store.clone(), clock.clone());
     let outbox = tokio::spawn(every(Duration::from_secs(2), "mail sent", move || {
@@ -260,6 +344,11 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             async move { crate::matchmaking::tickets::rematch(&s, p.as_ref(), c.now()).await }
         },
     ));
+    let (s, c, p) = (store.clone(), clock.clone(), payments.clone());
+    let refunds = tokio::spawn(every(Duration::from_secs(5), "refunds sent", move || {
+        let (s, c, p) = (s.clone(), c.clone(), p.clone());
+        async move { crate::billing::send_refunds(&s, p.as_ref(), c.now()).await }
+    }));
     let state = AppState {
         store,
         passwords: Passwords::new(config.argon2_m_kib, config.argon2_t, config.argon2_p)?,
@@ -291,6 +380,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     outbox.abort();
     sweeper.abort();
     matcher.abort();
+    refunds.abort();
     Ok(())
 }
 

@@ -74,6 +74,10 @@ pub struct ServeConfig {
     /// admins may put newer books in force through the API.
     #[arg(long, env = "STARTALES_PRICE_BOOK")]
     pub price_book: Option<PathBuf>,
+    /// Stripe: how seats and subscriptions are paid for real. Without a
+    /// secret key the local provider runs (test mode: no real money).
+    #[command(flatten)]
+    pub stripe: StripeConfig,
     /// Sign-up, log-in and password-reset calls per address per minute.
     #[arg(long, env = "STARTALES_RATE_AUTH_PER_MIN", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_auth_per_min: u32,
@@ -98,4 +102,45 @@ impl ServeConfig {
             user_burst: self.rate_user_per_sec.saturating_mul(3),
         }
     }
+}
+
+/// Stripe's settings. Secrets come from the environment or from files
+/// (mounted Kubernetes secrets), never from logs.
+#[derive(Debug, Clone, Args)]
+pub struct StripeConfig {
+    /// Stripe secret API key (`sk_...` or a restricted `rk_...`).
+    #[arg(long, env = "STARTALES_STRIPE_SECRET_KEY", hide_env_values = true)]
+    pub stripe_secret_key: Option<Secret>,
+    /// A file holding the secret API key.
+    #[arg(long, env = "STARTALES_STRIPE_SECRET_KEY_FILE", conflicts_with = "stripe_secret_key")]
+    pub stripe_secret_key_file: Option<PathBuf>,
+    /// Webhook endpoint secrets (`whsec_...`), comma separated while rotating.
+    #[arg(long, env = "STARTALES_STRIPE_WEBHOOK_SECRET", value_delimiter = ',', hide_env_values = true)]
+    pub stripe_webhook_secret: Vec<Secret>,
+    /// A file holding the webhook secrets, one per line.
+    #[arg(long, env = "STARTALES_STRIPE_WEBHOOK_SECRET_FILE")]
+    pub stripe_webhook_secret_file: Option<PathBuf>,
+    /// Largest accepted age of a webhook signature, seconds.
+    #[arg(long, env = "STARTALES_STRIPE_WEBHOOK_TOLERANCE_SECS", default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub stripe_webhook_tolerance_secs: u32,
+    /// Stripe's API address (a stand-in for tests).
+    #[arg(long, env = "STARTALES_STRIPE_API_BASE")]
+    pub stripe_api_base: Option<String>,
+    /// How long a seat is held for payment with Stripe, minutes (Stripe
+    /// Checkout stays open at least 30).
+    #[arg(long, env = "STARTALES_STRIPE_HOLD_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(30..=1440))]
+    pub stripe_hold_minutes: u32,
+    /// The Stripe price id of the monthly plan.
+    #[arg(long, env = "STARTALES_STRIPE_PRICE_MONTHLY")]
+    pub stripe_price_monthly: Option<String>,
+    /// The Stripe price id of the annual plan.
+    #[arg(long, env = "STARTALES_STRIPE_PRICE_ANNUAL")]
+    pub stripe_price_annual: Option<String>,
+    /// Percent off seats for subscribers.
+    #[arg(long, env = "STARTALES_SUBSCRIBER_DISCOUNT_PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=90))]
+    pub subscriber_discount_percent: u32,
+    /// The public address of the site (Stripe's return pages); defaults to
+    /// the listen address.
+    #[arg(long, env = "STARTALES_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod background;
+pub mod billing;
 pub mod campaigns;
 pub mod cli;
 pub mod config;

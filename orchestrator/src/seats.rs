@@ -18,40 +18,8 @@ use crate::store::StoreError;
 use crate::store::campaigns::CampaignRow;
 use crate::store::seats::{SeatRow, WaitRow};
 
-/// How long a seat is held for payment.
-pub const HOLD_MS: i64 = 15 * 60_000;
-
-/// What the payment provider says about a new order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PaymentStart {
-    /// Paid: the seats are confirmed.
-    Confirmed,
-    /// Waiting for the payer (a checkout page); the hold lapses unless paid.
-    Pending,
-}
-
-/// The payment seam. The local provider confirms at once; Stripe comes in
-/// its own module.
-pub trait PaymentProvider: std::fmt::Debug + Send + Sync {
-    /// The provider's name as stored with each seat.
-    fn name(&self) -> &'static str;
-    /// Starts paying for `seats`.
-    fn start(&self, seats: &[SeatRow]) -> PaymentStart;
-}
-
-/// Test mode: no real money; every order is confirmed at once.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LocalProvider;
-
-impl PaymentProvider for LocalProvider {
-    fn name(&self) -> &'static str {
-        "test"
-    }
-
-    fn start(&self, _seats: &[SeatRow]) -> PaymentStart {
-        PaymentStart::Confirmed
-    }
-}
+pub use crate::billing::{HOLD_MS, LocalProvider, PaymentProvider, PaymentStart};
+use crate::billing::{Started, payment_label};
 
 /// A join request.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -78,6 +46,10 @@ pub struct JoinOutcome {
     pub payment: String,
     /// Other campaigns of mine whose sessions overlap this one's.
     pub conflicts: Vec<String>,
+    /// Where to pay for the held seats (with a checkout provider); the
+    /// seats are confirmed once the provider reports the payment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkout_url: Option<String>,
 }
 
 /// A seat as its player sees it.
@@ -113,14 +85,6 @@ impl From<SeatRow> for Seat {
             hold_expires_at: s.hold_expires_at,
             refund_minor: s.refund_minor,
         }
-    }
-}
-
-fn payment_label(provider: &dyn PaymentProvider) -> String {
-    if provider.name() == "test" {
-        "test mode: no real money".into()
-    } else {
-        provider.name().into()
     }
 }
 
@@ -167,7 +131,7 @@ fn seat_rows(
             account_id: m.clone(),
             party_id: party.map(str::to_string),
             status: "held".into(),
-            hold_expires_at: Some(now + HOLD_MS),
+            hold_expires_at: Some(now + provider.hold_ms()),
             price_minor: c.price_minor,
             currency: c.currency.clone(),
             quote: c.quote.clone(),
@@ -175,20 +139,30 @@ fn seat_rows(
             refund_minor: 0,
             refund_offer_until: None,
             created_at: now,
+            order_id: None,
         })
         .collect()
 }
 
-/// Seats `rows` on the campaign's terms `c` read them under and starts
-/// their payment; `None` when they do not fit (or the terms changed).
+/// Seats `rows` on the campaign's terms `c` read them under, with an order
+/// paid by `payer`, and starts the payment; `None` when they do not fit
+/// (or the terms changed). Returns the seats and, for a checkout provider,
+/// the page to pay on. If the provider fails, the seats go back and the
+/// error says nothing was kept.
 async fn seat_and_pay(
     store: &Store,
     provider: &dyn PaymentProvider,
     c: &CampaignRow,
+    payer: &str,
     mut rows: Vec<SeatRow>,
     now: i64,
-) -> Result<Option<Vec<SeatRow>>, AccountError> {
-    match store.take_seats(&rows, c.terms_version, now).await {
+) -> Result<Option<(Vec<SeatRow>, Option<String>)>, AccountError> {
+    let discount = crate::billing::discount_for(store, provider, payer, now).await?;
+    let order = crate::billing::new_order(payer, c, &mut rows, provider, discount, now);
+    match store
+        .take_seats(&rows, Some(&order), c.terms_version, now)
+        .await
+    {
         Ok(Some(())) => {}
         Ok(None) => return Ok(None),
         Err(StoreError::Conflict(_)) => {
@@ -198,15 +172,24 @@ async fn seat_and_pay(
         }
         Err(e) => return Err(e.into()),
     }
-    if provider.start(&rows) == PaymentStart::Confirmed {
-        for r in &mut rows {
-            if store.confirm_seat(&r.id, now).await? {
+    match crate::billing::start_payment(store, provider, &order, &rows, &c.title, now).await? {
+        Ok(Started::Confirmed) => {
+            for r in &mut rows {
                 r.status = "confirmed".into();
                 r.hold_expires_at = None;
             }
+            Ok(Some((rows, None)))
+        }
+        Ok(Started::Checkout(url)) => Ok(Some((rows, Some(url)))),
+        Err(e) => {
+            tracing::warn!(order = %order.id, error = %e, "checkout could not start");
+            // The seats were free a moment ago, so nobody waits for them.
+            for r in &rows {
+                store.release_seat(&r.id, 0, now).await?;
+            }
+            Err(e.into())
         }
     }
-    Ok(Some(rows))
 }
 
 /// Joins a campaign: seats for me (or my whole party), or a waitlist place.
@@ -279,13 +262,15 @@ pub async fn join(
     let conflicts = conflicts(store, &c, me).await?;
     if c.status == "published" {
         let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
-        if let Some(seated) = seat_and_pay(store, provider, &c, rows, now).await? {
+        if let Some((seated, checkout_url)) = seat_and_pay(store, provider, &c, me, rows, now).await?
+        {
             return Ok(JoinOutcome {
                 outcome: "seated".into(),
                 seats: seated.into_iter().map(Seat::from).collect(),
                 position: None,
                 payment: payment_label(provider),
                 conflicts,
+                checkout_url,
             });
         }
         if store
@@ -325,8 +310,12 @@ pub async fn join(
         // moves now (and if we were its head, we are seated).
         promote(store, provider, &c.id, now).await?;
         let mut seats = Vec::new();
+        let mut checkout_url = None;
         for m in &members {
             if let Some(s) = store.live_seat(&c.id, m).await? {
+                if let Some(order) = &s.order_id {
+                    checkout_url = store.order(order).await?.and_then(|o| o.checkout_url);
+                }
                 seats.push(Seat::from(s));
             }
         }
@@ -337,6 +326,7 @@ pub async fn join(
                 position: None,
                 payment: payment_label(provider),
                 conflicts,
+                checkout_url: checkout_url.filter(|_| provider.name() != "test"),
             });
         }
     }
@@ -346,6 +336,7 @@ pub async fn join(
         position: Some(position),
         payment: payment_label(provider),
         conflicts,
+        checkout_url: None,
     })
 }
 
@@ -382,16 +373,9 @@ pub async fn leave(
         .ok_or(AccountError::NotFound)?;
     if let Some(s) = store.live_seat(campaign_id, me).await? {
         let refund = refund_for(&c, &s, now);
-        if !store.release_seat(&s.id, refund, now).await? {
-            return Err(AccountError::Conflict(
-                "the seat was already released".into(),
-            ));
-        }
-        promote(store, provider, campaign_id, now).await?;
-        let mut s = s;
-        s.status = "released".into();
-        s.refund_minor = refund;
-        return Ok(Some(s.into()));
+        return release(store, provider, s, refund, me, "left the campaign", now)
+            .await
+            .map(Some);
     }
     if let Some((w, _)) = store.waiting(campaign_id, me).await?
         && store.end_wait(&w.id, "left", now).await?
@@ -430,6 +414,7 @@ async fn release(
         now,
     )
     .await?;
+    crate::billing::refund_seat(store, provider, &s, refund, why, Some(actor), now).await?;
     promote(store, provider, &s.campaign_id, now).await?;
     s.status = "released".into();
     s.refund_minor = refund;
@@ -537,16 +522,19 @@ pub async fn promote(
             continue;
         }
         let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
-        match seat_and_pay(store, provider, &c, rows, now).await {
-            Ok(Some(seated)) => {
+        match seat_and_pay(store, provider, &c, &head.account_id, rows, now).await {
+            Ok(Some((seated, checkout_url))) => {
                 let held = seated
                     .iter()
                     .find_map(|s| s.hold_expires_at.filter(|_| s.status == "held"));
                 let pay = match held {
                     Some(until) => format!(
                         " It is held for you until {}; pay for it before then or it goes \
-                         to the next in line.",
-                        crate::schedule::utc_text(until)
+                         to the next in line.{}",
+                        crate::schedule::utc_text(until),
+                        checkout_url
+                            .map(|u| format!(" Pay here: {u}"))
+                            .unwrap_or_default()
                     ),
                     None => String::new(),
                 };
@@ -572,6 +560,12 @@ pub async fn promote(
             }
             // They hold a seat already: the place is spent.
             Err(AccountError::Conflict(_)) => {}
+            // The payment provider is down: back in line, tried again on
+            // the next release or sweep.
+            Err(AccountError::Unavailable(_)) => {
+                store.reopen_wait(&head.id, now).await?;
+                return Ok(());
+            }
             Err(e) => return Err(e),
         }
     }

@@ -73,6 +73,10 @@ pub enum AccountError {
     /// The account is banned.
     #[error("the account is banned")]
     Banned,
+    /// A service the call depends on (the payment provider) failed;
+    /// nothing was changed.
+    #[error("{0}")]
+    Unavailable(String),
     /// The account needs a TOTP code to log in.
     #[error("this account needs a code from its authenticator app (field totp)")]
     SecondFactorRequired,

@@ -43,6 +43,10 @@ pub enum ApiError {
         /// What clashes.
         message: String,
     },
+    /// A service this call depends on (the payment provider) is not
+    /// answering; nothing was changed, try again shortly (503).
+    #[error("{0}")]
+    Unavailable(String),
     /// Anything unexpected (500; details are logged, not returned).
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -80,6 +84,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", None),
             ApiError::Conflict { field, .. } => (StatusCode::CONFLICT, "conflict", field.clone()),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         };
         let message = match &self {
@@ -136,6 +141,7 @@ impl From<AccountError> for ApiError {
             AccountError::Store(s) => s.into(),
             AccountError::Hashing(m) => ApiError::Internal(anyhow::anyhow!(m)),
             AccountError::Forbidden(m) => ApiError::Forbidden(m),
+            AccountError::Unavailable(m) => ApiError::Unavailable(m),
             AccountError::NotFound => ApiError::NotFound,
             AccountError::Conflict(m) => ApiError::Conflict {
                 field: None,

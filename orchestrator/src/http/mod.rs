@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod api_keys;
+pub mod billing;
 pub mod campaigns;
 pub mod error;
 pub mod friends;
@@ -172,7 +173,8 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .merge(admin::routes())
         .merge(campaigns::routes())
         .merge(pricing::routes())
-        .merge(matchmaking::routes());
+        .merge(matchmaking::routes())
+        .merge(billing::routes());
     // Credential routes (log-in, sign-up, reset) have their own strict
     // limit and carry no user yet.
     if let Some(cfg) = user_limit {

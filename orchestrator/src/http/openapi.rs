@@ -86,6 +86,14 @@ use super::AppState;
         super::campaigns::campaign_calendar,
         super::campaigns::my_calendar,
         super::campaigns::rotate_invite_code,
+        super::billing::stripe_webhook,
+        super::billing::my_payments,
+        super::billing::my_subscription,
+        super::billing::subscribe,
+        super::billing::billing_portal,
+        super::billing::campaign_revenue,
+        super::billing::admin_revenue,
+        super::billing::admin_disputes,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -99,6 +107,7 @@ use super::AppState;
         (name = "safety", description = "Reports of users"),
         (name = "campaigns", description = "Setting up, previewing, publishing and finding campaigns"),
         (name = "matchmaking", description = "Quick join: tickets matched to open campaigns"),
+        (name = "billing", description = "Payments, refunds, subscriptions, revenue and Stripe's webhook"),
         (name = "admin", description = "Moderation, roles and the audit log (admins with a second factor)"),
     )
 )]

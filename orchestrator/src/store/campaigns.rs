@@ -5,7 +5,7 @@ use sqlx::Row;
 use super::{Store, StoreError};
 
 /// A campaign row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CampaignRow {
     /// Id.
     pub id: String,

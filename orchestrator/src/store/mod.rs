@@ -4,6 +4,7 @@
 //! integers, so nothing depends on a backend's types or functions.
 
 pub mod accounts;
+pub mod billing;
 pub mod campaigns;
 pub mod pricing;
 pub mod safety;

@@ -5,6 +5,7 @@
 
 use sqlx::Row;
 
+use super::billing::OrderRow;
 use super::{Store, StoreError};
 
 /// A seat.
@@ -37,6 +38,8 @@ pub struct SeatRow {
     pub refund_offer_until: Option<i64>,
     /// Taken, Unix ms.
     pub created_at: i64,
+    /// The order that pays for it.
+    pub order_id: Option<String>,
 }
 
 /// A waitlist place.
@@ -59,7 +62,7 @@ pub struct WaitRow {
 }
 
 const SEAT_COLUMNS: &str = "id, campaign_id, account_id, party_id, status, hold_expires_at, \
-     price_minor, currency, quote, provider, refund_minor, refund_offer_until, created_at";
+     price_minor, currency, quote, provider, refund_minor, refund_offer_until, created_at, order_id";
 
 fn seat(r: &sqlx::any::AnyRow) -> Result<SeatRow, sqlx::Error> {
     Ok(SeatRow {
@@ -76,6 +79,7 @@ fn seat(r: &sqlx::any::AnyRow) -> Result<SeatRow, sqlx::Error> {
         refund_minor: r.try_get("refund_minor")?,
         refund_offer_until: r.try_get("refund_offer_until")?,
         created_at: r.try_get("created_at")?,
+        order_id: r.try_get("order_id")?,
     })
 }
 
@@ -92,12 +96,14 @@ fn wait(r: &sqlx::any::AnyRow) -> Result<WaitRow, sqlx::Error> {
 }
 
 impl Store {
-    /// Takes `seats.len()` seats of a published campaign at once, or none:
-    /// `None` when they do not fit (the campaign is full, or not open).
-    /// A player who already holds a seat there is a conflict.
+    /// Takes `seats.len()` seats of a published campaign at once, or none,
+    /// with the order that pays for them: `None` when they do not fit (the
+    /// campaign is full, or not open). A player who already holds a seat
+    /// there is a conflict.
     pub async fn take_seats(
         &self,
         seats: &[SeatRow],
+        order: Option<&OrderRow>,
         terms_version: i64,
         now: i64,
     ) -> Result<Option<()>, StoreError> {
@@ -122,11 +128,17 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         }
+        if let Some(o) = order
+            && let Err(e) = Store::insert_order_tx(&mut tx, o, now).await
+        {
+            tx.rollback().await?;
+            return Err(e);
+        }
         for s in seats {
             let inserted = sqlx::query(
                 "INSERT INTO seats (id, campaign_id, account_id, party_id, status, hold_expires_at, \
-                 price_minor, currency, quote, provider, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+                 price_minor, currency, quote, provider, order_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
             )
             .bind(&s.id)
             .bind(&s.campaign_id)
@@ -138,6 +150,7 @@ impl Store {
             .bind(&s.currency)
             .bind(&s.quote)
             .bind(&s.provider)
+            .bind(&s.order_id)
             .bind(now)
             .execute(&mut *tx)
             .await
@@ -197,6 +210,18 @@ impl Store {
         Ok(rows.iter().map(seat).collect::<Result<_, _>>()?)
     }
 
+    /// Every seat of an order, whatever became of it.
+    pub(crate) async fn seats_where_order(&self, order_id: &str) -> Result<Vec<SeatRow>, StoreError> {
+        let sql = format!(
+            "SELECT {SEAT_COLUMNS} FROM seats WHERE order_id = $1 ORDER BY created_at, id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(order_id)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(seat).collect::<Result<_, _>>()?)
+    }
+
     /// Confirms a held seat (payment arrived); false if it was not held.
     pub async fn confirm_seat(&self, id: &str, now: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
@@ -220,6 +245,12 @@ impl Store {
     ) -> Result<bool, StoreError> {
         self.release_where(id, refund_minor, now, "status IN ('held', 'confirmed')")
             .await
+    }
+
+    /// Releases an unpaid hold at once (its checkout ended); false if it
+    /// was paid or released meanwhile.
+    pub async fn release_held_seat(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        self.release_where(id, 0, now, "status = 'held'").await
     }
 
     /// Releases a hold whose time ran out unpaid; false if it was paid,

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use orchestrator::billing::{CheckoutRequest, ProviderError, RefundRequest};
 use orchestrator::seats::{self, PaymentProvider, PaymentStart};
 
 use crate::helpers::{TestApp, TestOptions, spawn_app, spawn_app_options, spawn_app_with};
@@ -550,12 +551,19 @@ async fn invite_only_campaigns_take_players_with_the_current_code_only() {
 #[derive(Debug)]
 struct NeverPaid;
 
+#[async_trait::async_trait]
 impl PaymentProvider for NeverPaid {
     fn name(&self) -> &'static str {
         "pending"
     }
-    fn start(&self, _seats: &[orchestrator::store::seats::SeatRow]) -> PaymentStart {
-        PaymentStart::Pending
+    async fn checkout(&self, order: &CheckoutRequest) -> Result<PaymentStart, ProviderError> {
+        Ok(PaymentStart::Pending {
+            checkout_id: format!("never-{}", order.order_id),
+            url: "https://pay.example/never".into(),
+        })
+    }
+    async fn refund(&self, refund: &RefundRequest) -> Result<String, ProviderError> {
+        Ok(refund.refund_id.clone())
     }
 }
 
@@ -888,11 +896,12 @@ async fn a_join_on_terms_that_changed_meanwhile_takes_no_seat() {
         refund_minor: 0,
         refund_offer_until: None,
         created_at: 0,
+        order_id: None,
     };
     let now = app.now.load(Ordering::SeqCst);
     let taken = app
         .store
-        .take_seats(&[seat], before.terms_version, now)
+        .take_seats(&[seat], None, before.terms_version, now)
         .await
         .unwrap();
     assert_eq!(taken, None, "stale terms must not seat anyone");

@@ -1,0 +1,504 @@
+//! Billing: the payment provider seam, orders, refunds in money, Stripe's
+//! webhooks and the revenue reports.
+//!
+//! A seat hold makes an order; the provider either confirms it at once
+//! (the local provider: "test mode: no real money") or hands back a
+//! checkout page (Stripe), and then only a verified webhook confirms the
+//! seats. Refunds are recorded first (one per seat at most) and then sent
+//! through the provider with the refund's id as idempotency key, so a
+//! retry never pays twice.
+
+pub mod reports;
+pub mod stripe;
+pub mod webhook;
+
+use crate::accounts::{AccountError, new_id};
+use crate::store::Store;
+use crate::store::billing::{OrderRow, RefundRow};
+use crate::store::campaigns::CampaignRow;
+use crate::store::seats::SeatRow;
+
+/// How long a seat is held for payment by default.
+pub const HOLD_MS: i64 = 15 * 60_000;
+
+/// What the payment provider says about a new order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentStart {
+    /// Paid: the seats are confirmed.
+    Confirmed,
+    /// Waiting for the payer on a checkout page; the hold lapses unless a
+    /// verified payment arrives first.
+    Pending {
+        /// The provider's checkout id.
+        checkout_id: String,
+        /// The page where the payer pays.
+        url: String,
+    },
+}
+
+/// An order to collect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutRequest {
+    /// Our order id (reference, metadata and idempotency key).
+    pub order_id: String,
+    /// The payer.
+    pub account_id: String,
+    /// The campaign.
+    pub campaign_id: String,
+    /// Its title, shown on the checkout page.
+    pub campaign_title: String,
+    /// Price per seat, minor units.
+    pub unit_minor: i64,
+    /// Seats.
+    pub quantity: i64,
+    /// Currency (ISO 4217, lower case).
+    pub currency: String,
+    /// When the hold (and so the checkout) lapses, Unix ms.
+    pub expires_at: i64,
+    /// The seats paid for.
+    pub seat_ids: Vec<String>,
+}
+
+/// A refund to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    /// Our refund id (idempotency key).
+    pub refund_id: String,
+    /// The payment refunded.
+    pub payment_intent: String,
+    /// Amount, minor units.
+    pub amount_minor: i64,
+    /// Why.
+    pub reason: String,
+}
+
+/// A subscription checkout to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscribeRequest {
+    /// The subscriber.
+    pub account_id: String,
+    /// The provider's customer.
+    pub customer_id: String,
+    /// The plan's name (monthly or annual).
+    pub plan: String,
+}
+
+/// Why a provider call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider could not be reached or asked us to slow down; the
+    /// same call may be retried later.
+    #[error("the payment provider is unavailable: {0}")]
+    Unavailable(String),
+    /// The provider refused the call; retrying will not help.
+    #[error("the payment provider refused: {0}")]
+    Refused(String),
+    /// This provider does not do that.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// A subscription plan on offer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Plan {
+    /// monthly or annual.
+    pub name: String,
+    /// The provider's price id.
+    pub price_id: String,
+}
+
+/// The payment seam: the local provider confirms at once; Stripe takes
+/// payments on its checkout pages and reports back through webhooks.
+#[async_trait::async_trait]
+pub trait PaymentProvider: std::fmt::Debug + Send + Sync {
+    /// The provider's name as stored with each seat and order.
+    fn name(&self) -> &'static str;
+    /// How long a seat is held waiting for payment, ms.
+    fn hold_ms(&self) -> i64 {
+        HOLD_MS
+    }
+    /// Starts collecting an order.
+    async fn checkout(&self, order: &CheckoutRequest) -> Result<PaymentStart, ProviderError>;
+    /// Sends a refund; returns the provider's refund id.
+    async fn refund(&self, refund: &RefundRequest) -> Result<String, ProviderError>;
+    /// The subscription plans on offer (none without subscriptions).
+    fn plans(&self) -> &[Plan] {
+        &[]
+    }
+    /// Percent off seats for subscribers.
+    fn subscriber_discount_percent(&self) -> i64 {
+        0
+    }
+    /// Makes (or finds, by idempotency) the provider's customer for an account.
+    async fn create_customer(&self, _account_id: &str) -> Result<String, ProviderError> {
+        Err(ProviderError::Unsupported(
+            "subscriptions need Stripe; this server runs in test mode".into(),
+        ))
+    }
+    /// Starts a subscription checkout; returns the page to pay on.
+    async fn subscribe(&self, _req: &SubscribeRequest) -> Result<String, ProviderError> {
+        Err(ProviderError::Unsupported(
+            "subscriptions need Stripe; this server runs in test mode".into(),
+        ))
+    }
+    /// A customer-portal page where a subscriber manages the subscription.
+    async fn portal(&self, _customer_id: &str) -> Result<String, ProviderError> {
+        Err(ProviderError::Unsupported(
+            "subscriptions need Stripe; this server runs in test mode".into(),
+        ))
+    }
+    /// How webhooks from this provider are verified (none: it sends none).
+    fn webhook_keys(&self) -> Option<&webhook::WebhookKeys> {
+        None
+    }
+}
+
+/// Test mode: no real money; every order is confirmed at once and every
+/// refund succeeds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalProvider;
+
+#[async_trait::async_trait]
+impl PaymentProvider for LocalProvider {
+    fn name(&self) -> &'static str {
+        "test"
+    }
+
+    async fn checkout(&self, _order: &CheckoutRequest) -> Result<PaymentStart, ProviderError> {
+        Ok(PaymentStart::Confirmed)
+    }
+
+    async fn refund(&self, refund: &RefundRequest) -> Result<String, ProviderError> {
+        Ok(format!("test_{}", refund.refund_id))
+    }
+}
+
+/// How a provider is shown to players.
+pub fn payment_label(provider: &dyn PaymentProvider) -> String {
+    if provider.name() == "test" {
+        "test mode: no real money".into()
+    } else {
+        provider.name().into()
+    }
+}
+
+/// Makes the order for seats `rows` paid by `payer`, pricing each seat at
+/// the campaign's price less the subscriber discount, and ties the rows to
+/// it.
+pub(crate) fn new_order(
+    payer: &str,
+    c: &CampaignRow,
+    rows: &mut [SeatRow],
+    provider: &dyn PaymentProvider,
+    discount_percent: i64,
+    now: i64,
+) -> OrderRow {
+    let pct = discount_percent.clamp(0, 100);
+    // The discount rounds down, so nobody is charged a fraction more than
+    // the advertised percentage takes off.
+    let unit = c.price_minor - c.price_minor * pct / 100;
+    let id = new_id();
+    let expires = rows.first().and_then(|r| r.hold_expires_at);
+    for r in rows.iter_mut() {
+        r.price_minor = unit;
+        r.order_id = Some(id.clone());
+    }
+    let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    OrderRow {
+        id,
+        account_id: payer.to_string(),
+        campaign_id: c.id.clone(),
+        provider: provider.name().into(),
+        status: "pending".into(),
+        seats: n,
+        unit_minor: unit,
+        amount_minor: unit.saturating_mul(n),
+        discount_minor: (c.price_minor - unit).saturating_mul(n),
+        currency: c.currency.clone(),
+        checkout_id: None,
+        checkout_url: None,
+        payment_intent: None,
+        expires_at: expires,
+        created_at: now,
+        paid_at: None,
+    }
+}
+
+/// The subscriber discount `payer` gets now (0 without an active plan).
+pub(crate) async fn discount_for(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    payer: &str,
+    now: i64,
+) -> Result<i64, AccountError> {
+    let pct = provider.subscriber_discount_percent();
+    if pct <= 0 {
+        return Ok(0);
+    }
+    let subscribed = store
+        .subscriptions_of(payer)
+        .await?
+        .iter()
+        .any(|s| subscription_is_live(s, now));
+    Ok(if subscribed { pct } else { 0 })
+}
+
+/// Whether a subscription gives its benefits now.
+pub fn subscription_is_live(s: &crate::store::billing::SubscriptionRow, now: i64) -> bool {
+    matches!(s.status.as_str(), "active" | "trialing")
+        && s.current_period_end.is_none_or(|end| end > now)
+}
+
+/// What starting a payment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    /// Paid; the seats are confirmed.
+    Confirmed,
+    /// The payer pays at this page.
+    Checkout(String),
+}
+
+/// Starts collecting `order` for the seats `rows` (already held).
+/// Confirms them at once if the provider says paid; on a provider failure
+/// returns the error and leaves releasing the seats to the caller.
+pub(crate) async fn start_payment(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    order: &OrderRow,
+    rows: &[SeatRow],
+    title: &str,
+    now: i64,
+) -> Result<Result<Started, ProviderError>, AccountError> {
+    let req = CheckoutRequest {
+        order_id: order.id.clone(),
+        account_id: order.account_id.clone(),
+        campaign_id: order.campaign_id.clone(),
+        campaign_title: title.to_string(),
+        unit_minor: order.unit_minor,
+        quantity: order.seats,
+        currency: order.currency.clone(),
+        expires_at: order.expires_at.unwrap_or(now + provider.hold_ms()),
+        seat_ids: rows.iter().map(|r| r.id.clone()).collect(),
+    };
+    match provider.checkout(&req).await {
+        Ok(PaymentStart::Confirmed) => {
+            store.mark_order_paid(&order.id, None, now).await?;
+            for r in rows {
+                store.confirm_seat(&r.id, now).await?;
+            }
+            Ok(Ok(Started::Confirmed))
+        }
+        Ok(PaymentStart::Pending { checkout_id, url }) => {
+            store
+                .set_order_checkout(&order.id, &checkout_id, &url, now)
+                .await?;
+            Ok(Ok(Started::Checkout(url)))
+        }
+        Err(e) => {
+            store.end_pending_order(&order.id, "failed", now).await?;
+            Ok(Err(e))
+        }
+    }
+}
+
+/// Records a refund of `amount` for a released seat (once per seat, in the
+/// audit log) and sends it through the provider; a send that fails is
+/// retried by [`send_refunds`]. Nothing happens for nothing owed.
+pub async fn refund_seat(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    seat: &SeatRow,
+    amount: i64,
+    reason: &str,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<(), AccountError> {
+    if amount <= 0 {
+        return Ok(());
+    }
+    let row = RefundRow {
+        id: new_id(),
+        order_id: seat.order_id.clone(),
+        seat_id: seat.id.clone(),
+        account_id: seat.account_id.clone(),
+        amount_minor: amount,
+        currency: seat.currency.clone(),
+        reason: reason.to_string(),
+        status: "pending".into(),
+        attempts: 0,
+        created_at: now,
+    };
+    if !store.insert_refund(&row, now).await? {
+        // This seat was refunded before: never twice.
+        return Ok(());
+    }
+    crate::safety::audit(
+        store,
+        actor,
+        "refund.create",
+        "seat",
+        &seat.id,
+        serde_json::json!({
+            "refund": row.id, "order": row.order_id, "account": row.account_id,
+            "campaign": seat.campaign_id, "amount_minor": amount, "currency": row.currency,
+            "reason": reason,
+        }),
+        now,
+    )
+    .await?;
+    if let Err(e) = send_refund(store, provider, &row, now).await {
+        tracing::warn!(refund = %row.id, error = %e, "refund not sent yet; will retry");
+    }
+    Ok(())
+}
+
+/// Refund attempts before a refused refund is given up (and left to admins).
+const REFUND_ATTEMPTS: i64 = 5;
+
+/// Sends one recorded refund through the provider that took the money.
+async fn send_refund(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    r: &RefundRow,
+    now: i64,
+) -> Result<bool, AccountError> {
+    let order = match &r.order_id {
+        Some(id) => store.order(id).await?,
+        None => None,
+    };
+    let Some(order) = order.filter(|o| o.provider != "test") else {
+        // Test-mode money: nothing to send.
+        return Ok(store.refund_sent(&r.id, &format!("test_{}", r.id), now).await?);
+    };
+    if order.provider != provider.name() {
+        store
+            .refund_attempt_failed(
+                &r.id,
+                &format!("the {} provider is not configured", order.provider),
+                false,
+                now,
+            )
+            .await?;
+        return Ok(false);
+    }
+    let Some(payment_intent) = order.payment_intent.clone() else {
+        store
+            .refund_attempt_failed(&r.id, "the order has no payment to refund yet", false, now)
+            .await?;
+        return Ok(false);
+    };
+    let req = RefundRequest {
+        refund_id: r.id.clone(),
+        payment_intent,
+        amount_minor: r.amount_minor,
+        reason: r.reason.clone(),
+    };
+    match provider.refund(&req).await {
+        Ok(provider_id) => Ok(store.refund_sent(&r.id, &provider_id, now).await?),
+        Err(e) => {
+            let give_up =
+                matches!(e, ProviderError::Refused(_)) && r.attempts + 1 >= REFUND_ATTEMPTS;
+            store
+                .refund_attempt_failed(&r.id, &e.to_string(), give_up, now)
+                .await?;
+            if give_up {
+                crate::safety::audit(
+                    store,
+                    None,
+                    "refund.failed",
+                    "seat",
+                    &r.seat_id,
+                    serde_json::json!({"refund": r.id, "error": e.to_string()}),
+                    now,
+                )
+                .await?;
+            }
+            Ok(false)
+        }
+    }
+}
+
+/// Sends refunds recorded but not yet through (the server runs it every
+/// few seconds). Returns how many went through.
+pub async fn send_refunds(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    now: i64,
+) -> Result<usize, AccountError> {
+    let mut sent = 0;
+    for r in store.pending_refunds(100).await? {
+        if send_refund(store, provider, &r, now).await? {
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
+
+impl From<ProviderError> for AccountError {
+    fn from(e: ProviderError) -> Self {
+        match e {
+            ProviderError::Unavailable(_) => AccountError::Unavailable(
+                "the payment provider is not answering; nothing was charged or kept, try again \
+                 in a minute"
+                    .into(),
+            ),
+            ProviderError::Refused(m) => {
+                AccountError::Conflict(format!("the payment provider refused: {m}"))
+            }
+            ProviderError::Unsupported(m) => AccountError::Conflict(m),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn campaign(price: i64) -> CampaignRow {
+        CampaignRow {
+            price_minor: price,
+            currency: "eur".into(),
+            ..CampaignRow::default()
+        }
+    }
+
+    fn seat() -> SeatRow {
+        SeatRow {
+            id: new_id(),
+            campaign_id: "c".into(),
+            account_id: "a".into(),
+            party_id: None,
+            status: "held".into(),
+            hold_expires_at: Some(1_000),
+            price_minor: 0,
+            currency: "eur".into(),
+            quote: "{}".into(),
+            provider: "test".into(),
+            refund_minor: 0,
+            refund_offer_until: None,
+            created_at: 0,
+            order_id: None,
+        }
+    }
+
+    #[test]
+    fn an_order_prices_every_seat_and_rounds_the_discount_down() {
+        let mut rows = vec![seat(), seat(), seat()];
+        let o = new_order("a", &campaign(999), &mut rows, &LocalProvider, 10, 5);
+        // 10% of 999 is 99.9: 99 off, 900 to pay per seat.
+        assert_eq!(o.unit_minor, 900);
+        assert_eq!(o.amount_minor, 2_700);
+        assert_eq!(o.discount_minor, 297);
+        assert_eq!(o.expires_at, Some(1_000));
+        assert!(rows.iter().all(|r| r.price_minor == 900));
+        assert!(rows.iter().all(|r| r.order_id.as_deref() == Some(o.id.as_str())));
+    }
+
+    #[test]
+    fn an_order_without_a_discount_charges_the_campaign_price() {
+        let mut rows = vec![seat()];
+        let o = new_order("a", &campaign(1_250), &mut rows, &LocalProvider, 0, 5);
+        assert_eq!((o.unit_minor, o.amount_minor, o.discount_minor), (1_250, 1_250, 0));
+        assert_eq!(o.status, "pending");
+    }
+}
