@@ -257,7 +257,11 @@ fn payment_provider(
     }
     let mut secrets: Vec<crate::config::Secret> = s.stripe_webhook_secret.clone();
     if let Some(path) = &s.stripe_webhook_secret_file {
-        for line in secret_file(path)?.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        for line in secret_file(path)?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
             secrets.push(line.parse().unwrap_or_default());
         }
     }

@@ -112,10 +112,19 @@ pub struct StripeConfig {
     #[arg(long, env = "STARTALES_STRIPE_SECRET_KEY", hide_env_values = true)]
     pub stripe_secret_key: Option<Secret>,
     /// A file holding the secret API key.
-    #[arg(long, env = "STARTALES_STRIPE_SECRET_KEY_FILE", conflicts_with = "stripe_secret_key")]
+    #[arg(
+        long,
+        env = "STARTALES_STRIPE_SECRET_KEY_FILE",
+        conflicts_with = "stripe_secret_key"
+    )]
     pub stripe_secret_key_file: Option<PathBuf>,
     /// Webhook endpoint secrets (`whsec_...`), comma separated while rotating.
-    #[arg(long, env = "STARTALES_STRIPE_WEBHOOK_SECRET", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long,
+        env = "STARTALES_STRIPE_WEBHOOK_SECRET",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub stripe_webhook_secret: Vec<Secret>,
     /// A file holding the webhook secrets, one per line.
     #[arg(long, env = "STARTALES_STRIPE_WEBHOOK_SECRET_FILE")]

@@ -262,7 +262,8 @@ pub async fn join(
     let conflicts = conflicts(store, &c, me).await?;
     if c.status == "published" {
         let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
-        if let Some((seated, checkout_url)) = seat_and_pay(store, provider, &c, me, rows, now).await?
+        if let Some((seated, checkout_url)) =
+            seat_and_pay(store, provider, &c, me, rows, now).await?
         {
             return Ok(JoinOutcome {
                 outcome: "seated".into(),

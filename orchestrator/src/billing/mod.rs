@@ -368,7 +368,9 @@ async fn send_refund(
     };
     let Some(order) = order.filter(|o| o.provider != "test") else {
         // Test-mode money: nothing to send.
-        return Ok(store.refund_sent(&r.id, &format!("test_{}", r.id), now).await?);
+        return Ok(store
+            .refund_sent(&r.id, &format!("test_{}", r.id), now)
+            .await?);
     };
     if order.provider != provider.name() {
         store
@@ -491,14 +493,20 @@ mod tests {
         assert_eq!(o.discount_minor, 297);
         assert_eq!(o.expires_at, Some(1_000));
         assert!(rows.iter().all(|r| r.price_minor == 900));
-        assert!(rows.iter().all(|r| r.order_id.as_deref() == Some(o.id.as_str())));
+        assert!(
+            rows.iter()
+                .all(|r| r.order_id.as_deref() == Some(o.id.as_str()))
+        );
     }
 
     #[test]
     fn an_order_without_a_discount_charges_the_campaign_price() {
         let mut rows = vec![seat()];
         let o = new_order("a", &campaign(1_250), &mut rows, &LocalProvider, 0, 5);
-        assert_eq!((o.unit_minor, o.amount_minor, o.discount_minor), (1_250, 1_250, 0));
+        assert_eq!(
+            (o.unit_minor, o.amount_minor, o.discount_minor),
+            (1_250, 1_250, 0)
+        );
         assert_eq!(o.status, "pending");
     }
 }

@@ -200,7 +200,11 @@ pub fn campaign_revenue(id: &str, title: &str, orders: &[OrderMoney]) -> Campaig
 
 fn month_of(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).strftime("%Y-%m").to_string())
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::UTC)
+                .strftime("%Y-%m")
+                .to_string()
+        })
         .unwrap_or_else(|_| "unknown".into())
 }
 
@@ -242,7 +246,10 @@ pub fn revenue(orders: &[OrderMoney], subs: &[SubscriptionRow], now: i64) -> Rev
     let mut per_campaign: BTreeMap<&str, Vec<&OrderMoney>> = BTreeMap::new();
     let mut per_month: BTreeMap<String, Vec<&OrderMoney>> = BTreeMap::new();
     for m in orders {
-        per_campaign.entry(m.order.campaign_id.as_str()).or_default().push(m);
+        per_campaign
+            .entry(m.order.campaign_id.as_str())
+            .or_default()
+            .push(m);
         if let Some(paid) = m.order.paid_at.filter(|_| m.order.status == "paid") {
             per_month.entry(month_of(paid)).or_default().push(m);
         }
@@ -251,14 +258,16 @@ pub fn revenue(orders: &[OrderMoney], subs: &[SubscriptionRow], now: i64) -> Rev
         .into_iter()
         .map(|(id, ms)| CampaignRevenue {
             campaign_id: id.to_string(),
-            campaign_title: ms.first().map(|m| m.campaign_title.clone()).unwrap_or_default(),
+            campaign_title: ms
+                .first()
+                .map(|m| m.campaign_title.clone())
+                .unwrap_or_default(),
             totals: totals(ms.iter().copied()),
             conversion: conversion(ms.iter().copied()),
         })
         .collect();
-    by_campaign.sort_by_key(|c| {
-        std::cmp::Reverse(c.totals.iter().map(|t| t.gross_minor).sum::<i64>())
-    });
+    by_campaign
+        .sort_by_key(|c| std::cmp::Reverse(c.totals.iter().map(|t| t.gross_minor).sum::<i64>()));
     Revenue {
         totals: totals(orders.iter()),
         by_campaign,
@@ -307,7 +316,7 @@ mod tests {
         }
     }
 
-    // 2026-11-15 and 2026-12-15, UTC.
+    // 2025-11-15 and 2025-12-15, UTC.
     const NOV: i64 = 1_763_164_800_000;
     const DEC: i64 = 1_765_756_800_000;
 
@@ -324,7 +333,11 @@ mod tests {
         let r = revenue(&orders, &[], DEC);
         assert_eq!(r.totals.len(), 1);
         assert_eq!(
-            (r.totals[0].gross_minor, r.totals[0].refunds_minor, r.totals[0].net_minor),
+            (
+                r.totals[0].gross_minor,
+                r.totals[0].refunds_minor,
+                r.totals[0].net_minor
+            ),
             (5_000, 400, 4_600)
         );
         assert_eq!(r.by_campaign[0].campaign_id, "c2");
@@ -332,7 +345,7 @@ mod tests {
         assert_eq!(r.by_campaign[0].conversion.paid, 1);
         assert_eq!(r.by_campaign[1].totals[0].net_minor, 1_600);
         let months: Vec<_> = r.by_month.iter().map(|m| m.month.as_str()).collect();
-        assert_eq!(months, ["2026-11", "2026-12"]);
+        assert_eq!(months, ["2025-11", "2025-12"]);
         assert_eq!(r.by_month[1].totals[0].gross_minor, 4_000);
         assert!((r.conversion.rate - 0.75).abs() < 1e-9);
     }
@@ -343,7 +356,12 @@ mod tests {
             account_id: "a".into(),
             customer_id: "cus".into(),
             plan: interval.into(),
-            status: if ended.is_some() { "canceled" } else { "active" }.into(),
+            status: if ended.is_some() {
+                "canceled"
+            } else {
+                "active"
+            }
+            .into(),
             amount_minor: amount,
             currency: "eur".into(),
             billing_interval: interval.into(),

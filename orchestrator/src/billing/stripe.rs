@@ -76,7 +76,8 @@ impl StripeProvider {
             .request_strategy(RequestStrategy::Once)
             .timeout(std::time::Duration::from_secs(20));
         if let Some(base) = &settings.api_base {
-            builder = builder.url(base.trim_end_matches('/'));
+            // The client appends `v1/...` to the base as given.
+            builder = builder.url(format!("{}/", base.trim_end_matches('/')));
         }
         let client = builder
             .build()
@@ -128,7 +129,10 @@ impl StripeProvider {
 fn classify(e: StripeError) -> ProviderError {
     match e {
         StripeError::Stripe(api, status) => {
-            let msg = api.message.clone().unwrap_or_else(|| format!("status {status}"));
+            let msg = api
+                .message
+                .clone()
+                .unwrap_or_else(|| format!("status {status}"));
             if matches!(status, 409 | 429) || status >= 500 {
                 ProviderError::Unavailable(msg)
             } else {
@@ -161,12 +165,9 @@ impl PaymentProvider for StripeProvider {
             .map_err(|_| ProviderError::Refused(format!("currency {}", order.currency)))?;
         let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency);
         price.unit_amount = Some(order.unit_minor);
-        price.product_data = Some(
-            stripe_checkout::checkout_session::ProductData::new(format!(
-                "Seat in {}",
-                order.campaign_title
-            )),
-        );
+        price.product_data = Some(stripe_checkout::checkout_session::ProductData::new(
+            format!("Seat in {}", order.campaign_title),
+        ));
         let mut item = CreateCheckoutSessionLineItems::new();
         item.price_data = Some(price);
         item.quantity = Some(u64::try_from(order.quantity).unwrap_or(1));
@@ -196,9 +197,9 @@ impl PaymentProvider for StripeProvider {
         let s: SessionRef = self
             .send(&req, &format!("checkout-{}", order.order_id))
             .await?;
-        let url = s
-            .url
-            .ok_or_else(|| ProviderError::Unavailable("a checkout session without a page".into()))?;
+        let url = s.url.ok_or_else(|| {
+            ProviderError::Unavailable("a checkout session without a page".into())
+        })?;
         Ok(PaymentStart::Pending {
             checkout_id: s.id,
             url,
@@ -232,9 +233,7 @@ impl PaymentProvider for StripeProvider {
             "account_id".to_string(),
             account_id.to_string(),
         )]));
-        let c: ObjectRef = self
-            .send(&req, &format!("customer-{account_id}"))
-            .await?;
+        let c: ObjectRef = self.send(&req, &format!("customer-{account_id}")).await?;
         Ok(c.id)
     }
 
@@ -284,8 +283,9 @@ impl PaymentProvider for StripeProvider {
         let p: ObjectRef = self
             .send(&req, &format!("portal-{customer_id}-{minute}"))
             .await?;
-        p.url
-            .ok_or_else(|| ProviderError::Unavailable(format!("portal session {} has no page", p.id)))
+        p.url.ok_or_else(|| {
+            ProviderError::Unavailable(format!("portal session {} has no page", p.id))
+        })
     }
 
     fn webhook_keys(&self) -> Option<&WebhookKeys> {

@@ -81,7 +81,8 @@ pub fn verify(
     }
     let matched = keys.secrets.iter().any(|secret| {
         candidates.iter().any(|sig| {
-            let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.expose().as_bytes())
+            let Ok(mut mac) =
+                hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.expose().as_bytes())
             else {
                 return false;
             };
@@ -95,7 +96,9 @@ pub fn verify(
         return Err(WebhookError::BadSignature("no signature matches"));
     }
     if (now_s - t).abs() > keys.tolerance_s {
-        return Err(WebhookError::BadSignature("timestamp outside the tolerance"));
+        return Err(WebhookError::BadSignature(
+            "timestamp outside the tolerance",
+        ));
     }
     Ok(())
 }
@@ -136,7 +139,9 @@ pub fn parse(payload: &[u8]) -> Result<Event, WebhookError> {
     let e: Event =
         serde_json::from_slice(payload).map_err(|e| WebhookError::Malformed(e.to_string()))?;
     if e.id.is_empty() || e.kind.is_empty() {
-        return Err(WebhookError::Malformed("an event needs an id and a type".into()));
+        return Err(WebhookError::Malformed(
+            "an event needs an id and a type".into(),
+        ));
     }
     Ok(e)
 }
@@ -289,9 +294,16 @@ pub fn effect_of(e: &Event) -> Result<Effect, WebhookError> {
                     _ => Effect::Ignore(format!("subscription checkout {} names no account", s.id)),
                 });
             }
-            let Some(order_id) = s.metadata.get("order_id").cloned().or(s.client_reference_id)
+            let Some(order_id) = s
+                .metadata
+                .get("order_id")
+                .cloned()
+                .or(s.client_reference_id)
             else {
-                return Ok(Effect::Ignore(format!("checkout {} is not one of ours", s.id)));
+                return Ok(Effect::Ignore(format!(
+                    "checkout {} is not one of ours",
+                    s.id
+                )));
             };
             match s.payment_status.as_deref() {
                 Some("paid" | "no_payment_required") => Effect::SeatsPaid {
@@ -308,7 +320,12 @@ pub fn effect_of(e: &Event) -> Result<Effect, WebhookError> {
         }
         "checkout.session.expired" | "checkout.session.async_payment_failed" => {
             let s: CheckoutSessionObject = object(e)?;
-            match s.metadata.get("order_id").cloned().or(s.client_reference_id) {
+            match s
+                .metadata
+                .get("order_id")
+                .cloned()
+                .or(s.client_reference_id)
+            {
                 Some(order_id) if s.mode.as_deref() != Some("subscription") => {
                     Effect::CheckoutExpired { order_id }
                 }
@@ -344,11 +361,10 @@ pub fn effect_of(e: &Event) -> Result<Effect, WebhookError> {
         | "customer.subscription.updated"
         | "customer.subscription.deleted" => {
             let s: SubscriptionObject = object(e)?;
-            let item = s
-                .items
-                .data
-                .first()
-                .ok_or_else(|| WebhookError::Malformed("a subscription without items".into()))?;
+            let item =
+                s.items.data.first().ok_or_else(|| {
+                    WebhookError::Malformed("a subscription without items".into())
+                })?;
             let interval = item
                 .price
                 .recurring
@@ -397,9 +413,9 @@ pub async fn handle(
     signature: &str,
     now: i64,
 ) -> Result<Handled, WebhookError> {
-    let keys = provider
-        .webhook_keys()
-        .ok_or(WebhookError::BadSignature("no webhook secret is configured"))?;
+    let keys = provider.webhook_keys().ok_or(WebhookError::BadSignature(
+        "no webhook secret is configured",
+    ))?;
     verify(payload, signature, keys, now.div_euclid(1_000))?;
     let event = parse(payload)?;
     let effect = effect_of(&event)?;
@@ -436,7 +452,9 @@ async fn apply(
             order_id,
             payment_intent,
         } => seats_paid(store, provider, order_id, payment_intent.as_deref(), now).await,
-        Effect::CheckoutExpired { order_id } => checkout_expired(store, provider, order_id, now).await,
+        Effect::CheckoutExpired { order_id } => {
+            checkout_expired(store, provider, order_id, now).await
+        }
         Effect::Customer {
             account_id,
             customer_id,
@@ -482,7 +500,9 @@ async fn apply(
                 .iter()
                 .find(|p| p.price_id == f.price_id)
                 .map_or_else(|| f.price_id.clone(), |p| p.name.clone());
-            store.set_customer(&row.account_id, &row.customer_id, now).await?;
+            store
+                .set_customer(&row.account_id, &row.customer_id, now)
+                .await?;
             store.upsert_subscription(&row, now).await?;
             Ok(())
         }
@@ -538,7 +558,9 @@ async fn seats_paid(
             now,
         )
         .await?;
-        let title = campaign.as_ref().map_or("the campaign", |c| c.title.as_str());
+        let title = campaign
+            .as_ref()
+            .map_or("the campaign", |c| c.title.as_str());
         tell(
             store,
             &seat.account_id,
@@ -650,8 +672,18 @@ mod tests {
 
     #[test]
     fn headers_without_a_timestamp_or_a_v1_signature_are_refused() {
-        for header in ["", "t=1000", "v1=00", "t=abc,v1=00", "garbage", "t=1000,v0=00"] {
-            assert!(verify(b"x", header, &keys(&["whsec_a"]), 1_000).is_err(), "{header}");
+        for header in [
+            "",
+            "t=1000",
+            "v1=00",
+            "t=abc,v1=00",
+            "garbage",
+            "t=1000,v0=00",
+        ] {
+            assert!(
+                verify(b"x", header, &keys(&["whsec_a"]), 1_000).is_err(),
+                "{header}"
+            );
         }
     }
 
@@ -700,7 +732,10 @@ mod tests {
             effect_of(&event("charge.refunded", serde_json::json!({"id": 5}))),
             Err(WebhookError::Malformed(_))
         ));
-        assert!(matches!(parse(b"{not json"), Err(WebhookError::Malformed(_))));
+        assert!(matches!(
+            parse(b"{not json"),
+            Err(WebhookError::Malformed(_))
+        ));
     }
 
     #[test]

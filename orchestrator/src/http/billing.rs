@@ -220,7 +220,11 @@ pub async fn subscribe(
             field: "plan".into(),
             message: format!(
                 "must be one of {}",
-                plans.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                plans
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         });
     }
@@ -234,8 +238,7 @@ pub async fn subscribe(
     {
         return Err(ApiError::Conflict {
             field: None,
-            message: "you already have a live subscription; change it in the billing portal"
-                .into(),
+            message: "you already have a live subscription; change it in the billing portal".into(),
         });
     }
     let customer = customer(&state, &user.id, now).await?;
@@ -302,12 +305,15 @@ pub async fn campaign_revenue(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<axum::Json<CampaignRevenue>, ApiError> {
-    let c = crate::campaigns::managed(&state.store, &id, &user.id, user.role == Role::Admin).await?;
+    let c =
+        crate::campaigns::managed(&state.store, &id, &user.id, user.role == Role::Admin).await?;
     let orders = state
         .store
         .orders_with_money(Some((OrderFilter::Campaign, &c.id)))
         .await?;
-    Ok(axum::Json(reports::campaign_revenue(&c.id, &c.title, &orders)))
+    Ok(axum::Json(reports::campaign_revenue(
+        &c.id, &c.title, &orders,
+    )))
 }
 
 /// Revenue for admins: gross, refunds and net per currency, by campaign and
@@ -322,7 +328,11 @@ pub async fn admin_revenue(
 ) -> Result<axum::Json<Revenue>, ApiError> {
     let orders = state.store.orders_with_money(None).await?;
     let subs = state.store.all_subscriptions().await?;
-    Ok(axum::Json(reports::revenue(&orders, &subs, state.clock.now())))
+    Ok(axum::Json(reports::revenue(
+        &orders,
+        &subs,
+        state.clock.now(),
+    )))
 }
 
 /// A dispute flagged for admins.

@@ -319,7 +319,12 @@ impl Store {
 
     /// Moves a pending order to `to` (expired or failed); false if it was
     /// not pending.
-    pub async fn end_pending_order(&self, id: &str, to: &str, now: i64) -> Result<bool, StoreError> {
+    pub async fn end_pending_order(
+        &self,
+        id: &str,
+        to: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1 AND status = 'pending'",
         )
@@ -645,7 +650,10 @@ impl Store {
     }
 
     /// An account's subscriptions, newest first.
-    pub async fn subscriptions_of(&self, account: &str) -> Result<Vec<SubscriptionRow>, StoreError> {
+    pub async fn subscriptions_of(
+        &self,
+        account: &str,
+    ) -> Result<Vec<SubscriptionRow>, StoreError> {
         let sql = format!(
             "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE account_id = $1 \
              ORDER BY started_at DESC, id"
@@ -659,7 +667,8 @@ impl Store {
 
     /// Every subscription.
     pub async fn all_subscriptions(&self) -> Result<Vec<SubscriptionRow>, StoreError> {
-        let sql = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY started_at, id");
+        let sql =
+            format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY started_at, id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .fetch_all(self.pool())
             .await?;

@@ -211,10 +211,12 @@ impl Store {
     }
 
     /// Every seat of an order, whatever became of it.
-    pub(crate) async fn seats_where_order(&self, order_id: &str) -> Result<Vec<SeatRow>, StoreError> {
-        let sql = format!(
-            "SELECT {SEAT_COLUMNS} FROM seats WHERE order_id = $1 ORDER BY created_at, id"
-        );
+    pub(crate) async fn seats_where_order(
+        &self,
+        order_id: &str,
+    ) -> Result<Vec<SeatRow>, StoreError> {
+        let sql =
+            format!("SELECT {SEAT_COLUMNS} FROM seats WHERE order_id = $1 ORDER BY created_at, id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(order_id)
             .fetch_all(self.pool())

@@ -119,6 +119,8 @@ pub async fn spawn_app_with(rate_limits: RateLimits) -> TestApp {
 pub struct TestOptions {
     pub rate_limits: RateLimits,
     pub payments: Arc<dyn PaymentProvider>,
+    /// The app's clock (Unix ms), when the test shares it with something.
+    pub clock: Option<Arc<AtomicI64>>,
 }
 
 impl Default for TestOptions {
@@ -129,9 +131,13 @@ impl Default for TestOptions {
                 ..RateLimits::default()
             },
             payments: Arc::new(LocalProvider),
+            clock: None,
         }
     }
 }
+
+/// Where test clocks start, Unix ms (2026-11-18).
+pub const START_MS: i64 = 1_795_000_000_000;
 
 /// Starts the app with `options`.
 pub async fn spawn_app_options(options: TestOptions) -> TestApp {
@@ -139,7 +145,10 @@ pub async fn spawn_app_options(options: TestOptions) -> TestApp {
     let (url, db) = fresh_database().await;
     let store = Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
-    let now = Arc::new(AtomicI64::new(1_795_000_000_000));
+    let now = options
+        .clock
+        .clone()
+        .unwrap_or_else(|| Arc::new(AtomicI64::new(START_MS)));
     let clock_now = now.clone();
     let state = AppState {
         store: store.clone(),

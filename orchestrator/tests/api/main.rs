@@ -9,7 +9,9 @@
 
 mod accounts;
 mod api_keys;
+mod billing;
 mod campaigns;
+mod cli;
 mod gdpr;
 mod health;
 mod helpers;
@@ -21,3 +23,4 @@ mod profiles;
 mod safety;
 mod seats;
 mod social;
+mod stripe_standin;
