@@ -75,7 +75,10 @@ fn malformed_stripe_settings_are_refused_before_the_server_starts() {
             "price_",
         ),
         (
-            &[("STARTALES_STRIPE_SECRET_KEY_FILE", "/nonexistent/stripe.key")],
+            &[(
+                "STARTALES_STRIPE_SECRET_KEY_FILE",
+                "/nonexistent/stripe.key",
+            )],
             "/nonexistent/stripe.key",
         ),
     ];
@@ -98,13 +101,16 @@ async fn keys_from_files_start_stripe_billing_and_never_reach_the_logs() {
     std::fs::write(dir.path().join("stripe.key"), format!("{key}\n")).unwrap();
     std::fs::write(dir.path().join("webhook.secret"), format!("{whsec}\n")).unwrap();
     let mut c = serve(dir.path());
-    c.env("STARTALES_STRIPE_SECRET_KEY_FILE", dir.path().join("stripe.key"))
-        .env(
-            "STARTALES_STRIPE_WEBHOOK_SECRET_FILE",
-            dir.path().join("webhook.secret"),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    c.env(
+        "STARTALES_STRIPE_SECRET_KEY_FILE",
+        dir.path().join("stripe.key"),
+    )
+    .env(
+        "STARTALES_STRIPE_WEBHOOK_SECRET_FILE",
+        dir.path().join("webhook.secret"),
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     // Read until the address is printed, keeping what came before.
@@ -127,11 +133,8 @@ async fn keys_from_files_start_stripe_billing_and_never_reach_the_logs() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let sig = orchestrator::billing::webhook::sign(
-        body.as_bytes(),
-        whsec,
-        i64::try_from(now).unwrap(),
-    );
+    let sig =
+        orchestrator::billing::webhook::sign(body.as_bytes(), whsec, i64::try_from(now).unwrap());
     let hook = format!("{url}/api/v1/billing/stripe/webhook");
     let r = client
         .post(&hook)
