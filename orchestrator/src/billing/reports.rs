@@ -31,6 +31,8 @@ pub struct Payment {
     pub refunded_minor: i64,
     /// Refunds on their way, minor units.
     pub refund_pending_minor: i64,
+    /// none, partial or full.
+    pub refund_status: String,
     /// Currency.
     pub currency: String,
     /// test or stripe.
@@ -58,6 +60,12 @@ impl From<&OrderMoney> for Payment {
             discount_minor: o.discount_minor,
             refunded_minor: m.refunded_minor,
             refund_pending_minor: m.refund_pending_minor,
+            refund_status: match m.refunded_minor {
+                0 => "none",
+                r if r >= o.amount_minor => "full",
+                _ => "partial",
+            }
+            .into(),
             currency: o.currency.clone(),
             provider: o.provider.clone(),
             receipt_url: m.receipt_url.clone(),

@@ -545,6 +545,7 @@ async fn refunds_go_through_stripe_once_with_a_key_and_an_audit_entry() {
         assert_eq!(b.deliver(&e).await.0, StatusCode::OK);
     }
     assert_eq!(b.payment(&ann).await["refunded_minor"], price);
+    assert_eq!(b.payment(&ann).await["refund_status"], "full");
     // The game master cancels: Bob is refunded in full.
     let (status, _) = b
         .app
@@ -930,4 +931,44 @@ async fn without_stripe_the_webhook_is_not_there_and_payments_are_test_mode() {
             .unwrap()
             .contains("test mode")
     );
+}
+
+#[tokio::test]
+async fn a_party_leader_pays_for_the_whole_party_in_one_checkout() {
+    let b = spawn().await;
+    let (id, _) = b.campaign("keeper", 4).await;
+    let (_, lead) = b.app.user("lead").await;
+    let (_, mate) = b.app.user("mate").await;
+    b.app.befriend(&lead, &mate, "mate").await;
+    b.app.party(&lead, &[("mate", mate.as_str())]).await;
+    let (status, j) = b
+        .app
+        .json(
+            Method::POST,
+            &format!("/api/v1/campaigns/{id}/join"),
+            Some(&lead),
+            Some(json!({"party": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{j}");
+    assert_eq!(j["seats"].as_array().unwrap().len(), 2);
+    let sessions = b.stripe.seen("/v1/checkout/sessions");
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].param("line_items[0][quantity]"), Some("2"));
+    let order = b.payment(&lead).await;
+    assert_eq!(order["seats"], 2);
+    assert_eq!(
+        order["amount_minor"].as_i64().unwrap(),
+        2 * j["seats"][0]["price_minor"].as_i64().unwrap()
+    );
+    let paid = b.event(
+        "checkout.session.completed",
+        session_completed(&order, "pi_party"),
+        0,
+    );
+    for _ in 0..3 {
+        assert_eq!(b.deliver(&paid).await.0, StatusCode::OK);
+    }
+    assert_eq!(b.seats(&lead).await[0]["status"], "confirmed");
+    assert_eq!(b.seats(&mate).await[0]["status"], "confirmed");
 }

@@ -350,6 +350,37 @@ impl TestApp {
         );
     }
 
+    /// A party led by `lead` with `members` ((handle, token) pairs, who
+    /// must be the leader's friends) in it; returns the party id.
+    pub async fn party(&self, lead: &str, members: &[(&str, &str)]) -> String {
+        let (status, party) = self
+            .json(Method::POST, "/api/v1/parties", Some(lead), None)
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{party}");
+        let pid = party["id"].as_str().unwrap().to_string();
+        for (h, t) in members {
+            let (status, r) = self
+                .json(
+                    Method::POST,
+                    &format!("/api/v1/parties/{pid}/invites"),
+                    Some(lead),
+                    Some(json!({"handle": h})),
+                )
+                .await;
+            assert!(status.is_success(), "{r}");
+            let r = self
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/parties/{pid}/accept"),
+                    Some(t),
+                    None,
+                )
+                .await;
+            assert!(r.status().is_success());
+        }
+        pid
+    }
+
     /// An admin with a confirmed second factor, logged in with it; returns
     /// (account id, access token).
     pub async fn admin(&self, handle: &str) -> (String, String) {

@@ -196,26 +196,8 @@ async fn a_party_joins_all_together_or_waits_together() {
         app.befriend(&lead, &t, h).await;
         members.push((h, t));
     }
-    let (_, party) = app
-        .json(Method::POST, "/api/v1/parties", Some(&lead), None)
-        .await;
-    let pid = party["id"].as_str().unwrap();
-    for (h, t) in &members {
-        app.json(
-            Method::POST,
-            &format!("/api/v1/parties/{pid}/invites"),
-            Some(&lead),
-            Some(json!({"handle": h})),
-        )
-        .await;
-        app.call(
-            Method::POST,
-            &format!("/api/v1/parties/{pid}/accept"),
-            Some(t),
-            None,
-        )
-        .await;
-    }
+    let pairs: Vec<(&str, &str)> = members.iter().map(|(h, t)| (*h, t.as_str())).collect();
+    app.party(&lead, &pairs).await;
     // A member cannot join for the party.
     let (status, _) = join(&app, &id, &members[0].1, true).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
