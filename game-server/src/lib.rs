@@ -27,7 +27,17 @@ use clap::Parser as _;
 /// Entry point of the binary: parses the command line and runs it.
 /// Returns the process exit code.
 pub fn main_entry() -> std::process::ExitCode {
-    let cli = match config::Cli::try_parse() {
+    main_with_args(std::env::args_os())
+}
+
+/// Like [`main_entry`] with the given arguments (the first is the program
+/// name), for binaries that embed the game server as a subcommand.
+pub fn main_with_args<I, T>(args: I) -> std::process::ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match config::Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

@@ -326,6 +326,7 @@ pub async fn create(
         created_at: now,
         published_at: None,
         terms_version: 0,
+        server_override: None,
     };
     price_into(&mut row, book, &req.schedule, &sessions, tier)?;
     store.insert_campaign(&row, now).await?;

@@ -229,6 +229,24 @@ fn token_key(config: &ServeConfig) -> anyhow::Result<Vec<u8>> {
     Ok(key.to_vec())
 }
 
+/// The join-token key: kept (PKCS#8, hex) in the data folder, made on
+/// first start.
+fn join_keys(config: &ServeConfig) -> anyhow::Result<crate::play::JoinKeys> {
+    let path = config.store.data_dir.join("join.key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let der = hex::decode(existing.trim())
+            .with_context(|| format!("{} is not hex", path.display()))?;
+        return crate::play::JoinKeys::from_pkcs8(&der)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    std::fs::create_dir_all(&config.store.data_dir)
+        .with_context(|| format!("creating {}", config.store.data_dir.display()))?;
+    let (keys, der) = crate::play::JoinKeys::generate().map_err(|e| anyhow::anyhow!(e))?;
+    std::fs::write(&path, hex::encode(der))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(keys)
+}
+
 /// Reads a secret from a file (trimmed), naming the file on failure.
 fn secret_file(path: &std::path::Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)
@@ -353,6 +371,35 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         let (s, c, p) = (s.clone(), c.clone(), p.clone());
         async move { crate::billing::send_refunds(&s, p.as_ref(), c.now()).await }
     }));
+    let join_keys = join_keys(&config)?;
+    let runtime_dir = config
+        .sessions
+        .runtime_dir
+        .clone()
+        .unwrap_or_else(|| config.store.data_dir.join("runtime"));
+    let runtime: std::sync::Arc<dyn crate::runtime::Runtime> =
+        std::sync::Arc::new(crate::runtime::local::LocalRuntime::new(
+            crate::runtime::local::LocalSettings::this_binary(
+                runtime_dir,
+                join_keys.public_key().to_string(),
+            )
+            .context("finding this program to run game servers")?,
+        ));
+    let timing = config.sessions.timing();
+    let scheduler = crate::scheduler::Scheduler {
+        store: store.clone(),
+        runtime: runtime.clone(),
+        timing,
+    };
+    let c = clock.clone();
+    let sessions = tokio::spawn(every(
+        Duration::from_secs(u64::from(config.sessions.scheduler_secs)),
+        "game servers started or stopped",
+        move || {
+            let (s, c) = (scheduler.clone(), c.clone());
+            async move { s.round(c.now()).await }
+        },
+    ));
     let state = AppState {
         store,
         passwords: Passwords::new(config.argon2_m_kib, config.argon2_t, config.argon2_p)?,
@@ -361,6 +408,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         metrics: Metrics::new(),
         payments,
         prices: price_books(&config)?,
+        runtime: runtime.clone(),
+        join_keys,
+        timing,
     };
     let app = crate::http::router(
         state,
@@ -385,6 +435,13 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     sweeper.abort();
     matcher.abort();
     refunds.abort();
+    sessions.abort();
+    // Every game server takes its final snapshot before we go.
+    for id in runtime.running().await {
+        if let Err(e) = runtime.ensure_stopped(&id).await {
+            tracing::warn!(campaign = %id, error = %e, "game server not stopped cleanly");
+        }
+    }
     Ok(())
 }
 

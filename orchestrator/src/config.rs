@@ -78,6 +78,9 @@ pub struct ServeConfig {
     /// secret key the local provider runs (test mode: no real money).
     #[command(flatten)]
     pub stripe: StripeConfig,
+    /// Game servers and their sessions.
+    #[command(flatten)]
+    pub sessions: SessionConfig,
     /// Sign-up, log-in and password-reset calls per address per minute.
     #[arg(long, env = "STARTALES_RATE_AUTH_PER_MIN", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_auth_per_min: u32,
@@ -152,4 +155,32 @@ pub struct StripeConfig {
     /// the listen address.
     #[arg(long, env = "STARTALES_PUBLIC_URL")]
     pub public_url: Option<String>,
+}
+
+/// How game servers run and when.
+#[derive(Debug, Clone, Args)]
+pub struct SessionConfig {
+    /// Folder for the local runtime's game servers (databases and
+    /// snapshots); defaults to `runtime` in the data folder.
+    #[arg(long, env = "STARTALES_RUNTIME_DIR")]
+    pub runtime_dir: Option<PathBuf>,
+    /// Minutes before each session that its game server starts.
+    #[arg(long, env = "STARTALES_WARMUP_MINUTES", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=240))]
+    pub warmup_minutes: u32,
+    /// Minutes after each session that its game server keeps running.
+    #[arg(long, env = "STARTALES_GRACE_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u32).range(0..=240))]
+    pub grace_minutes: u32,
+    /// Seconds between scheduler rounds.
+    #[arg(long, env = "STARTALES_SCHEDULER_SECS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=300))]
+    pub scheduler_secs: u32,
+}
+
+impl SessionConfig {
+    /// The warm-up lead and grace.
+    pub fn timing(&self) -> crate::scheduler::decide::Timing {
+        crate::scheduler::decide::Timing {
+            lead_ms: i64::from(self.warmup_minutes) * 60_000,
+            grace_ms: i64::from(self.grace_minutes) * 60_000,
+        }
+    }
 }

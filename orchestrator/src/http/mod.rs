@@ -14,6 +14,7 @@ pub mod json;
 pub mod matchmaking;
 pub mod openapi;
 pub mod parties;
+pub mod play;
 pub mod pricing;
 pub mod profiles;
 pub mod reports;
@@ -120,6 +121,12 @@ pub struct AppState {
     pub payments: std::sync::Arc<dyn crate::seats::PaymentProvider>,
     /// The price book in force.
     pub prices: crate::price_books::PriceBooks,
+    /// Where game servers run.
+    pub runtime: Arc<dyn crate::runtime::Runtime>,
+    /// The join-token keys.
+    pub join_keys: crate::play::JoinKeys,
+    /// Session warm-up lead and grace.
+    pub timing: crate::scheduler::decide::Timing,
 }
 
 /// Options for [`router`].
@@ -174,7 +181,8 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .merge(campaigns::routes())
         .merge(pricing::routes())
         .merge(matchmaking::routes())
-        .merge(billing::routes());
+        .merge(billing::routes())
+        .merge(play::routes());
     // Credential routes (log-in, sign-up, reset) have their own strict
     // limit and carry no user yet.
     if let Some(cfg) = user_limit {

@@ -94,6 +94,10 @@ use super::AppState;
         super::billing::campaign_revenue,
         super::billing::admin_revenue,
         super::billing::admin_disputes,
+        super::play::join_token,
+        super::play::play_socket,
+        super::play::server_status,
+        super::play::server_action,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -107,6 +111,7 @@ use super::AppState;
         (name = "safety", description = "Reports of users"),
         (name = "campaigns", description = "Setting up, previewing, publishing and finding campaigns"),
         (name = "matchmaking", description = "Quick join: tickets matched to open campaigns"),
+        (name = "play", description = "Join tokens and the game's WebSocket"),
         (name = "billing", description = "Payments, refunds, subscriptions, revenue and Stripe's webhook"),
         (name = "admin", description = "Moderation, roles and the audit log (admins with a second factor)"),
     )

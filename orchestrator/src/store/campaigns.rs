@@ -57,13 +57,15 @@ pub struct CampaignRow {
     pub published_at: Option<i64>,
     /// Bumped whenever the schedule, tier or price change.
     pub terms_version: i64,
+    /// An operator's instruction for the game server (suspend, drain).
+    pub server_override: Option<String>,
 }
 
 const COLUMNS: &str = "id, gm_id, title, description, mode, settings, generator_version, seed, \
      llm_tier, min_players, max_players, visibility, schedule, first_session_at, last_session_end, \
      session_count, session_minutes, price_minor, currency, quote, status, seats_taken, created_at, \
      published_at, \
-     terms_version";
+     terms_version, server_override";
 
 fn campaign(r: &sqlx::any::AnyRow) -> Result<CampaignRow, sqlx::Error> {
     Ok(CampaignRow {
@@ -92,6 +94,7 @@ fn campaign(r: &sqlx::any::AnyRow) -> Result<CampaignRow, sqlx::Error> {
         created_at: r.try_get("created_at")?,
         published_at: r.try_get("published_at")?,
         terms_version: r.try_get("terms_version")?,
+        server_override: r.try_get("server_override")?,
     })
 }
 
@@ -256,6 +259,59 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// Campaigns the session scheduler looks after at `now`: open or
+    /// running ones whose first session starts before `horizon`.
+    pub async fn scheduled_campaigns(&self, horizon: i64) -> Result<Vec<CampaignRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM campaigns WHERE status IN ('published', 'full', 'running') \
+             AND first_session_at <= $1 ORDER BY first_session_at, id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(horizon)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
+    }
+
+    /// Moves a campaign from status `from` to `to`; false if it was not in
+    /// `from` any more.
+    pub async fn move_campaign_status(
+        &self,
+        id: &str,
+        from: &str,
+        to: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE campaigns SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2",
+        )
+        .bind(id)
+        .bind(from)
+        .bind(to)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Sets (or with `None` clears) the operator's instruction for a
+    /// campaign's game server.
+    pub async fn set_server_override(
+        &self,
+        id: &str,
+        value: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE campaigns SET server_override = $2, updated_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(value)
+                .bind(now)
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// A campaign by id.

@@ -7,8 +7,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use orchestrator::accounts::{Passwords, TokenKeys};
 use orchestrator::http::{AppState, Clock, HttpOptions, RateLimits, router, serve};
 use orchestrator::metrics::Metrics;
+use orchestrator::play::JoinKeys;
 use orchestrator::price_books::PriceBooks;
 use orchestrator::pricing::PriceBook;
+use orchestrator::runtime::Runtime;
+use orchestrator::runtime::local::{LocalRuntime, LocalSettings};
+use orchestrator::scheduler::decide::Timing;
 use orchestrator::seats::{LocalProvider, PaymentProvider};
 use orchestrator::store::Store;
 use reqwest::{Client, Method, Response, StatusCode};
@@ -22,7 +26,10 @@ pub struct TestApp {
     pub store: Store,
     /// The app's clock, Unix ms; tests move it.
     pub now: Arc<AtomicI64>,
+    /// Where game servers run.
+    pub runtime: Arc<dyn Runtime>,
     _db: TestDb,
+    _runtime_dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -121,6 +128,11 @@ pub struct TestOptions {
     pub payments: Arc<dyn PaymentProvider>,
     /// The app's clock (Unix ms), when the test shares it with something.
     pub clock: Option<Arc<AtomicI64>>,
+    /// Where game servers run (default: the local runtime in a temporary
+    /// folder, running the orchestrator binary's `game-server`).
+    pub runtime: Option<Arc<dyn Runtime>>,
+    /// The join-token keys (default: new ones).
+    pub join_keys: Option<JoinKeys>,
 }
 
 impl Default for TestOptions {
@@ -132,7 +144,28 @@ impl Default for TestOptions {
             },
             payments: Arc::new(LocalProvider),
             clock: None,
+            runtime: None,
+            join_keys: None,
         }
+    }
+}
+
+/// Local-runtime settings for tests: the orchestrator binary's embedded
+/// game server, quick restarts, fast ticks.
+pub fn local_settings(root: &std::path::Path, public_key: &str) -> LocalSettings {
+    LocalSettings {
+        program: env!("CARGO_BIN_EXE_orchestrator").into(),
+        args: vec!["game-server".into(), "serve".into()],
+        root: root.to_path_buf(),
+        join_public_key: public_key.to_string(),
+        env: vec![
+            ("GS_TICK_MS".into(), "200".into()),
+            ("GS_SNAPSHOT_INTERVAL_SECS".into(), "3600".into()),
+            ("RUST_LOG".into(), "warn".into()),
+        ],
+        min_backoff: std::time::Duration::from_millis(100),
+        max_backoff: std::time::Duration::from_secs(2),
+        stop_grace: std::time::Duration::from_secs(20),
     }
 }
 
@@ -150,6 +183,17 @@ pub async fn spawn_app_options(options: TestOptions) -> TestApp {
         .clone()
         .unwrap_or_else(|| Arc::new(AtomicI64::new(START_MS)));
     let clock_now = now.clone();
+    let join_keys = options
+        .join_keys
+        .clone()
+        .unwrap_or_else(|| JoinKeys::generate().unwrap().0);
+    let runtime_dir = tempfile::tempdir().unwrap();
+    let runtime = options.runtime.clone().unwrap_or_else(|| {
+        Arc::new(LocalRuntime::new(local_settings(
+            runtime_dir.path(),
+            join_keys.public_key(),
+        )))
+    });
     let state = AppState {
         store: store.clone(),
         // Cheap hashing keeps the suite fast; production uses OWASP's.
@@ -159,6 +203,9 @@ pub async fn spawn_app_options(options: TestOptions) -> TestApp {
         metrics: Metrics::new(),
         payments: options.payments.clone(),
         prices: PriceBooks::new(PriceBook::standard()).unwrap(),
+        runtime: runtime.clone(),
+        join_keys: join_keys.clone(),
+        timing: Timing::default(),
     };
     let app = router(
         state,
@@ -178,7 +225,9 @@ pub async fn spawn_app_options(options: TestOptions) -> TestApp {
         client: Client::new(),
         store,
         now,
+        runtime,
         _db: db,
+        _runtime_dir: runtime_dir,
         shutdown: Some(tx),
     }
 }

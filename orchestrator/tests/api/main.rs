@@ -22,5 +22,6 @@ mod pricing;
 mod profiles;
 mod safety;
 mod seats;
+mod sessions;
 mod social;
 mod stripe_standin;
