@@ -412,6 +412,16 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         join_keys,
         timing,
     };
+    let demo = if config.demo {
+        let book = state.prices.current(&state.store).await?.book;
+        Some(
+            crate::demo::set_up(&state.store, &state.passwords, &book, clock.now())
+                .await
+                .context("setting up the demo")?,
+        )
+    } else {
+        None
+    };
     let app = crate::http::router(
         state,
         &HttpOptions {
@@ -430,6 +440,12 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         "Startales orchestrator listening on http://{}",
         listener.local_addr()?
     );
+    if let Some(d) = &demo {
+        println!(
+            "{}",
+            crate::demo::instructions(d, &format!("http://{}", listener.local_addr()?))
+        );
+    }
     crate::http::serve(listener, app, shutdown_signal()).await?;
     outbox.abort();
     sweeper.abort();

@@ -81,6 +81,10 @@ pub struct ServeConfig {
     /// Game servers and their sessions.
     #[command(flatten)]
     pub sessions: SessionConfig,
+    /// Set up a demo at start: a game master, two players with seats and a
+    /// campaign whose session starts in a minute; prints how to play.
+    #[arg(long, env = "STARTALES_DEMO")]
+    pub demo: bool,
     /// Sign-up, log-in and password-reset calls per address per minute.
     #[arg(long, env = "STARTALES_RATE_AUTH_PER_MIN", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_auth_per_min: u32,

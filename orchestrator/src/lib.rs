@@ -9,6 +9,7 @@ pub mod campaigns;
 pub mod cli;
 pub mod config;
 pub mod controller;
+pub mod demo;
 pub mod discovery;
 pub mod http;
 pub mod mail;

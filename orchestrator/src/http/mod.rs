@@ -215,6 +215,7 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .nest("/api/v1", api)
         .merge(health::routes())
         .merge(openapi::routes())
+        .merge(play::page_routes())
         .layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(cors)

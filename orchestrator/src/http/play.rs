@@ -22,6 +22,28 @@ use crate::play::{self, JoinGrant};
 use crate::runtime::ServerState;
 use crate::scheduler::decide::{Desired, Override};
 
+/// The play page, outside the API: `/play?campaign=ID`.
+pub fn page_routes() -> Router<AppState> {
+    Router::new().route("/play", get(play_page))
+}
+
+/// A small page to log in and play a running session in the browser.
+async fn play_page() -> Response {
+    use axum::response::IntoResponse as _;
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+                 connect-src 'self'; form-action 'none'; frame-ancestors 'none'",
+            ),
+        ],
+        include_str!("play_page.html"),
+    )
+        .into_response()
+}
+
 /// The routes.
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -74,7 +74,11 @@ pub struct LocalRuntime {
 
 impl LocalRuntime {
     /// A runtime with these settings.
-    pub fn new(settings: LocalSettings) -> LocalRuntime {
+    pub fn new(mut settings: LocalSettings) -> LocalRuntime {
+        // Snapshot URLs (`file://...`) need absolute paths.
+        if let Ok(abs) = std::path::absolute(&settings.root) {
+            settings.root = abs;
+        }
         LocalRuntime {
             settings,
             servers: Mutex::new(HashMap::new()),

@@ -109,7 +109,32 @@ impl Sessions {
         >,
         Value,
     ) {
-        let (access, _) = self.app.log_in(handle).await;
+        self.connect_with(id, handle, "correct horse battery").await
+    }
+
+    /// Like [`Sessions::connect`] with a password.
+    async fn connect_with(
+        &self,
+        id: &str,
+        handle: &str,
+        password: &str,
+    ) -> (
+        tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+        Value,
+    ) {
+        let (status, session) = self
+            .app
+            .json(
+                Method::POST,
+                "/api/v1/sessions",
+                None,
+                Some(json!({"login": handle, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{session}");
+        let access = session["access_token"].as_str().unwrap().to_string();
         let (status, grant) = self
             .app
             .json(
@@ -422,4 +447,54 @@ async fn operators_suspend_resume_and_inspect_a_campaigns_server() {
     s.set_clock(first);
     s.round().await;
     assert!(s.app.runtime.running().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_demo_seats_two_players_in_a_campaign_starting_in_a_minute_who_can_play_at_once() {
+    let s = spawn().await;
+    // Game servers check join tokens against the real clock.
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    s.set_clock(now);
+    let d = orchestrator::demo::set_up(
+        &s.app.store,
+        &orchestrator::accounts::Passwords::new(1024, 1, 1).unwrap(),
+        &orchestrator::pricing::PriceBook::standard(),
+        now,
+    )
+    .await
+    .unwrap();
+    let c = s.app.store.campaign(&d.campaign_id).await.unwrap().unwrap();
+    assert_eq!(c.status, "published");
+    assert_eq!(c.first_session_at, d.starts_at);
+    assert!((now + 59_000..=now + 60_000).contains(&d.starts_at));
+    assert_eq!(c.seats_taken, 2);
+    let text = orchestrator::demo::instructions(&d, "http://127.0.0.1:8080");
+    assert!(text.contains(&format!(
+        "http://127.0.0.1:8080/play?campaign={}",
+        d.campaign_id
+    )));
+    assert!(text.contains(&d.players[0].1));
+    // The session is inside the warm-up lead: the server starts now.
+    s.round().await;
+    s.wait_ready(&d.campaign_id).await;
+    let (_, welcome) = s
+        .connect_with(&d.campaign_id, &d.players[0].0, &d.players[0].1)
+        .await;
+    assert_eq!(welcome["role"], "player");
+    let r = s.app.call(Method::GET, "/play", None, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = r.text().await.unwrap();
+    assert!(page.contains("/join-token") && page.contains("\"hello\""));
 }
