@@ -14,6 +14,7 @@
 
 pub mod gameserver;
 pub mod orchestrator;
+pub mod runtime;
 pub mod stats;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,8 @@ enum Scenario {
     Browse(orchestrator::BrowseOptions),
     /// Many players joining the same few campaigns at a fixed rate.
     Joins(orchestrator::JoinOptions),
+    /// The local runtime: stopped to Joinable from a large snapshot.
+    Runtime(runtime::RuntimeOptions),
 }
 
 /// Parses the command line, runs the scenario and returns the exit code.
@@ -71,6 +74,7 @@ pub fn main_entry() -> std::process::ExitCode {
             Scenario::Logins(o) => orchestrator::logins(o).await,
             Scenario::Browse(o) => orchestrator::browse(o).await,
             Scenario::Joins(o) => orchestrator::joins(o).await,
+            Scenario::Runtime(o) => runtime::run(o).await,
         }
     });
     match result {

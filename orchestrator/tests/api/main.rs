@@ -10,6 +10,7 @@
 mod accounts;
 mod api_keys;
 mod billing;
+mod browser;
 mod campaigns;
 mod cli;
 mod gdpr;

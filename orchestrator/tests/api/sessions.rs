@@ -23,13 +23,13 @@ use orchestrator::scheduler::decide::Timing;
 
 const MIN: i64 = 60_000;
 
-struct Sessions {
-    app: TestApp,
+pub struct Sessions {
+    pub app: TestApp,
     dir: tempfile::TempDir,
     scheduler: Scheduler,
 }
 
-async fn spawn() -> Sessions {
+pub async fn spawn() -> Sessions {
     let keys = JoinKeys::generate().unwrap().0;
     let dir = tempfile::tempdir().unwrap();
     let mut settings = local_settings(dir.path(), keys.public_key());
@@ -74,18 +74,18 @@ async fn campaign(app: &TestApp) -> (String, String) {
 }
 
 impl Sessions {
-    fn set_clock(&self, at: i64) {
+    pub fn set_clock(&self, at: i64) {
         self.app.now.store(at, Ordering::SeqCst);
     }
 
-    async fn round(&self) {
+    pub async fn round(&self) {
         self.scheduler
             .round(self.app.now.load(Ordering::SeqCst))
             .await
             .unwrap();
     }
 
-    async fn wait_ready(&self, id: &str) -> orchestrator::runtime::ServerState {
+    pub async fn wait_ready(&self, id: &str) -> orchestrator::runtime::ServerState {
         for _ in 0..600 {
             if let Some(s) = self.app.runtime.state(id).await.unwrap()
                 && s.ready
@@ -184,6 +184,17 @@ async fn until(
             panic!("closed: {c:?}");
         }
     }
+}
+
+/// The system clock, Unix ms (game servers check token expiry by it).
+pub fn real_now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
 }
 
 fn files_under(dir: &std::path::Path) -> usize {
@@ -453,13 +464,7 @@ async fn operators_suspend_resume_and_inspect_a_campaigns_server() {
 async fn the_demo_seats_two_players_in_a_campaign_starting_in_a_minute_who_can_play_at_once() {
     let s = spawn().await;
     // Game servers check join tokens against the real clock.
-    let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap();
+    let now = real_now();
     s.set_clock(now);
     let d = orchestrator::demo::set_up(
         &s.app.store,
