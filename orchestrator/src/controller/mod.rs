@@ -4,7 +4,11 @@
 //! that watches the API server and carries them out sits on top.
 
 pub mod decide;
+#[cfg(test)]
+pub mod fixtures;
+pub mod lease;
 pub mod resources;
+pub mod run;
 
 pub use decide::{Action, Decision, Observed, ObservedPod, PodSettings, PodState, decide};
 pub use resources::{

@@ -1,0 +1,137 @@
+//! Test fixtures for the kube loop: a mocked API server (kube-rs's
+//! tower-test pattern) that expects requests in order, checks each one and
+//! answers like the real API server, plus GameServers and pods in given
+//! states.
+
+use axum::http::{Request, Response};
+use k8s_openapi::api::core::v1::{Pod, PodCondition, PodStatus};
+use kube::client::Body;
+use serde_json::{Value, json};
+use tower_test::mock::Handle;
+
+use super::decide::{FINALIZER, PodSettings, desired_pod};
+use super::resources::{DesiredState, GameServer, GameServerSpec, SnapshotLocation};
+
+/// The mocked API server's side.
+pub type ApiHandle = Handle<Request<Body>, Response<Body>>;
+
+/// A client talking to a mocked API server, and the server's handle.
+pub fn mock_client() -> (kube::Client, ApiHandle) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    (kube::Client::new(service, "default"), handle)
+}
+
+/// A GameServer for campaign c42 in `default`, with or without the
+/// finalizer.
+pub fn game_server(finalizer: bool) -> GameServer {
+    let settings = campaign_gen::Settings::builder()
+        .players(4)
+        .build()
+        .unwrap_or_else(|_| unreachable!("valid test settings"));
+    let mut gs = GameServer::new(
+        "c42",
+        GameServerSpec {
+            campaign_id: "c42".into(),
+            seed: "42".into(),
+            settings: serde_json::to_string(&settings).unwrap_or_default(),
+            generator_version: "v1".into(),
+            image: "startales/game-server:1".into(),
+            resources: None,
+            snapshots: SnapshotLocation {
+                url: "s3://snaps/c42".into(),
+                endpoint: None,
+                region: Some("eu-west-1".into()),
+                credentials_secret: None,
+            },
+            narrator_tier: "gemini".into(),
+            desired_state: DesiredState::Running,
+            suspend: false,
+            snapshot_request: None,
+        },
+    );
+    gs.metadata.namespace = Some("default".into());
+    gs.metadata.uid = Some("uid-c42".into());
+    gs.metadata.generation = Some(1);
+    if finalizer {
+        gs.metadata.finalizers = Some(vec![FINALIZER.into()]);
+    }
+    gs
+}
+
+/// The pod the controller would make for `gs`, in `phase` (Running pods
+/// are ready at `ip`).
+pub fn pod(gs: &GameServer, phase: &str, ip: &str) -> Pod {
+    let mut p = desired_pod(gs, &PodSettings::default());
+    p.status = Some(PodStatus {
+        phase: Some(phase.into()),
+        pod_ip: Some(ip.into()),
+        conditions: Some(vec![PodCondition {
+            type_: "Ready".into(),
+            status: if phase == "Running" { "True" } else { "False" }.into(),
+            ..PodCondition::default()
+        }]),
+        ..PodStatus::default()
+    });
+    p
+}
+
+/// The API server's answer for a missing object.
+pub fn not_found(name: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "message": format!("{name} not found"), "reason": "NotFound", "code": 404})
+}
+
+/// The API server's answer for a conflict.
+pub fn conflict(name: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "message": format!("Operation cannot be fulfilled on {name}: the object has been modified"),
+           "reason": "Conflict", "code": 409})
+}
+
+/// One request the mocked API server expects, as it arrived.
+#[derive(Debug)]
+pub struct Seen {
+    /// HTTP method.
+    pub method: String,
+    /// Path and query.
+    pub uri: String,
+    /// Body, parsed (Null when empty).
+    pub body: Value,
+}
+
+/// Expects the next request to be `method` on a URI starting with
+/// `path`, answers `status` with `answer`, and returns what was sent.
+pub async fn expect(
+    handle: &mut ApiHandle,
+    method: &str,
+    path: &str,
+    status: u16,
+    answer: Value,
+) -> Seen {
+    let (request, send) = handle
+        .next_request()
+        .await
+        .unwrap_or_else(|| panic!("expected {method} {path}; no request came"));
+    let seen_method = request.method().to_string();
+    let uri = request.uri().to_string();
+    assert_eq!(seen_method, method, "{uri}");
+    assert!(uri.starts_with(path), "expected {method} {path}, got {uri}");
+    let bytes = request
+        .into_body()
+        .collect_bytes()
+        .await
+        .unwrap_or_default();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    send.send_response(
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(Body::from(serde_json::to_vec(&answer).unwrap_or_default()))
+            .unwrap_or_else(|_| unreachable!("a valid response")),
+    );
+    Seen {
+        method: seen_method,
+        uri,
+        body,
+    }
+}
