@@ -80,7 +80,7 @@ pub async fn run(o: RuntimeOptions) -> anyhow::Result<()> {
         join_public_key: keys.public_key().to_string(),
         env: vec![
             ("GS_SNAPSHOT_INTERVAL_SECS".into(), "3600".into()),
-            ("RUST_LOG".into(), "warn".into()),
+            ("RUST_LOG".into(), "info".into()),
         ],
         min_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_secs(2),
@@ -120,15 +120,20 @@ pub async fn run(o: RuntimeOptions) -> anyhow::Result<()> {
         rt.ensure_running(&spec).await?;
         wait_ready(&rt, &spec.campaign_id).await?;
         samples.push(t.elapsed());
+        // The world came from the snapshot: the padding is back on disk.
+        let restored = std::fs::metadata(servers.join("game.db")).map_or(0, |m| m.len());
+        if restored < u64::from(o.snapshot_mib) * 1_048_576 {
+            bail!("the server did not restore the snapshot ({restored} bytes on disk)");
+        }
         rt.ensure_stopped(&spec.campaign_id).await?;
     }
     let newest = largest_snapshot(&snapshots);
     let log = std::fs::read_to_string(root.path().join("logs").join("bench-restore.log"))
         .unwrap_or_default();
     println!(
-        "snapshot restored from: {:.1} MiB compressed; restores logged: {}",
+        "snapshot restored from: {:.1} MiB compressed; snapshot restores logged: {}",
         newest as f64 / 1_048_576.0,
-        log.matches("restor").count()
+        log.matches("restored snapshot").count()
     );
     if let Some(s) = Summary::of(samples) {
         println!("stopped -> joinable (local runtime, fresh disk): {s}");

@@ -229,6 +229,102 @@ fn token_key(config: &ServeConfig) -> anyhow::Result<Vec<u8>> {
     Ok(key.to_vec())
 }
 
+type SharedRuntime = std::sync::Arc<dyn crate::runtime::Runtime>;
+
+/// The runtime the configuration asks for, whether this replica leads
+/// (always, on one host), and the cluster tasks (lease, controller).
+async fn runtime_for(
+    config: &ServeConfig,
+    join_keys: &crate::play::JoinKeys,
+    metrics: &Metrics,
+) -> anyhow::Result<(
+    SharedRuntime,
+    tokio::sync::watch::Receiver<bool>,
+    Vec<tokio::task::JoinHandle<()>>,
+)> {
+    let s = &config.sessions;
+    if s.runtime == "local" {
+        let dir = s
+            .runtime_dir
+            .clone()
+            .unwrap_or_else(|| config.store.data_dir.join("runtime"));
+        let runtime = crate::runtime::local::LocalRuntime::new(
+            crate::runtime::local::LocalSettings::this_binary(dir, join_keys.public_key().into())
+                .context("finding this program to run game servers")?,
+        );
+        let (_, leading) = tokio::sync::watch::channel(true);
+        return Ok((std::sync::Arc::new(runtime), leading, Vec::new()));
+    }
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API (in-cluster config or kubeconfig)")?;
+    let runtime = crate::runtime::kubernetes::KubernetesRuntime::new(
+        client.clone(),
+        crate::runtime::kubernetes::KubernetesSettings {
+            namespace: s.namespace.clone(),
+            image: s.game_server_image.clone(),
+            snapshot_base: s.snapshot_base.clone(),
+            s3_endpoint: s.s3_endpoint.clone(),
+            s3_region: s.s3_region.clone(),
+            s3_credentials_secret: s.s3_credentials_secret.clone(),
+            resources: None,
+        },
+    );
+    let identity = s
+        .pod_name
+        .clone()
+        .unwrap_or_else(|| format!("orchestrator-{}", crate::accounts::new_id()));
+    let (lead_tx, leading) = tokio::sync::watch::channel(false);
+    let lease = tokio::spawn(crate::controller::lease::keep(
+        kube::Api::namespaced(client.clone(), &s.namespace),
+        crate::controller::lease::LeaseSettings {
+            namespace: s.namespace.clone(),
+            name: "startales-controller".into(),
+            identity: identity.clone(),
+            duration: std::time::Duration::from_secs(15),
+            renew_every: std::time::Duration::from_secs(5),
+        },
+        lead_tx,
+    ));
+    let controller_metrics = crate::controller::run::ControllerMetrics::new(metrics.registry());
+    let pod_settings = crate::controller::PodSettings {
+        secret_name: s.game_server_secret.clone(),
+        ..crate::controller::PodSettings::default()
+    };
+    let mut rx = leading.clone();
+    // The controller runs only while this replica holds the lease.
+    let supervisor = tokio::spawn(async move {
+        let mut running: Option<tokio::task::JoinHandle<()>> = None;
+        loop {
+            let lead = *rx.borrow_and_update();
+            match (lead, running.is_some()) {
+                (true, false) => {
+                    running = Some(tokio::spawn(crate::controller::run::run(
+                        client.clone(),
+                        pod_settings.clone(),
+                        controller_metrics.clone(),
+                        Some(identity.clone()),
+                    )));
+                }
+                (false, true) => {
+                    if let Some(t) = running.take() {
+                        t.abort();
+                    }
+                }
+                _ => {}
+            }
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+    });
+    Ok((
+        std::sync::Arc::new(runtime),
+        leading,
+        vec![lease, supervisor],
+    ))
+}
+
 /// The join-token key: kept (PKCS#8, hex) in the data folder, made on
 /// first start.
 fn join_keys(config: &ServeConfig) -> anyhow::Result<crate::play::JoinKeys> {
@@ -372,19 +468,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         async move { crate::billing::send_refunds(&s, p.as_ref(), c.now()).await }
     }));
     let join_keys = join_keys(&config)?;
-    let runtime_dir = config
-        .sessions
-        .runtime_dir
-        .clone()
-        .unwrap_or_else(|| config.store.data_dir.join("runtime"));
-    let runtime: std::sync::Arc<dyn crate::runtime::Runtime> =
-        std::sync::Arc::new(crate::runtime::local::LocalRuntime::new(
-            crate::runtime::local::LocalSettings::this_binary(
-                runtime_dir,
-                join_keys.public_key().to_string(),
-            )
-            .context("finding this program to run game servers")?,
-        ));
+    let metrics = Metrics::new();
+    let (runtime, leading, cluster_tasks) = runtime_for(&config, &join_keys, &metrics).await?;
     let timing = config.sessions.timing();
     let scheduler = crate::scheduler::Scheduler {
         store: store.clone(),
@@ -396,8 +481,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         Duration::from_secs(u64::from(config.sessions.scheduler_secs)),
         "game servers started or stopped",
         move || {
-            let (s, c) = (scheduler.clone(), c.clone());
-            async move { s.round(c.now()).await }
+            let (s, c, lead) = (scheduler.clone(), c.clone(), *leading.borrow());
+            // In a cluster only the leader schedules.
+            async move { if lead { s.round(c.now()).await } else { Ok(0) } }
         },
     ));
     let state = AppState {
@@ -405,7 +491,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         passwords: Passwords::new(config.argon2_m_kib, config.argon2_t, config.argon2_p)?,
         keys: TokenKeys::new(&token_key(&config)?),
         clock: Clock::system(),
-        metrics: Metrics::new(),
+        metrics,
         payments,
         prices: price_books(&config)?,
         runtime: runtime.clone(),
@@ -452,8 +538,17 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     matcher.abort();
     refunds.abort();
     sessions.abort();
-    // Every game server takes its final snapshot before we go.
-    for id in runtime.running().await {
+    for t in cluster_tasks {
+        t.abort();
+    }
+    // On this host, every game server takes its final snapshot before we
+    // go (in a cluster they outlive this replica).
+    let local_servers = if runtime.name() == "local" {
+        runtime.running().await
+    } else {
+        Vec::new()
+    };
+    for id in local_servers {
         if let Err(e) = runtime.ensure_stopped(&id).await {
             tracing::warn!(campaign = %id, error = %e, "game server not stopped cleanly");
         }

@@ -174,6 +174,47 @@ pub struct SessionConfig {
     /// Minutes after each session that its game server keeps running.
     #[arg(long, env = "STARTALES_GRACE_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u32).range(0..=240))]
     pub grace_minutes: u32,
+    /// Where game servers run: `local` (processes on this host) or
+    /// `kubernetes` (GameServer resources; this replica also runs the
+    /// controller while it holds the leader lease).
+    #[arg(long, env = "STARTALES_RUNTIME", default_value = "local", value_parser = ["local", "kubernetes"])]
+    pub runtime: String,
+    /// Kubernetes namespace for game servers and the leader lease.
+    #[arg(long, env = "STARTALES_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// The game-server image (kubernetes).
+    #[arg(
+        long,
+        env = "STARTALES_GAME_SERVER_IMAGE",
+        default_value = "ghcr.io/startales/game-server:latest"
+    )]
+    pub game_server_image: String,
+    /// Where game servers keep snapshots (kubernetes): `s3://bucket/prefix`.
+    #[arg(
+        long,
+        env = "STARTALES_SNAPSHOT_BASE",
+        default_value = "s3://startales-snapshots/campaigns"
+    )]
+    pub snapshot_base: String,
+    /// S3 endpoint for S3-compatible stores (kubernetes).
+    #[arg(long, env = "STARTALES_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (kubernetes).
+    #[arg(long, env = "STARTALES_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// Secret with the game servers' S3 credentials (kubernetes).
+    #[arg(long, env = "STARTALES_S3_CREDENTIALS_SECRET")]
+    pub s3_credentials_secret: Option<String>,
+    /// Secret with the game servers' `adminToken` and `joinPublicKey`.
+    #[arg(
+        long,
+        env = "STARTALES_GAME_SERVER_SECRET",
+        default_value = "startales-game-server"
+    )]
+    pub game_server_secret: String,
+    /// This replica's name for the leader lease and events (the pod name).
+    #[arg(long, env = "POD_NAME")]
+    pub pod_name: Option<String>,
     /// Seconds between scheduler rounds.
     #[arg(long, env = "STARTALES_SCHEDULER_SECS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=300))]
     pub scheduler_secs: u32,

@@ -15,6 +15,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// The registry, for metrics registered elsewhere (the controller's).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// A fresh registry with every metric registered.
     pub fn new() -> Metrics {
         let registry = Registry::new();

@@ -340,7 +340,7 @@ pub fn backoff(n: u32) -> Duration {
 pub async fn run(
     client: kube::Client,
     settings: PodSettings,
-    registry: &Registry,
+    metrics: ControllerMetrics,
     instance: Option<String>,
 ) {
     let servers: Api<GameServer> = Api::all(client.clone());
@@ -352,12 +352,7 @@ pub async fn run(
             instance,
         },
     );
-    let ctx = Arc::new(Context::new(
-        client,
-        settings,
-        Some(recorder),
-        ControllerMetrics::new(registry),
-    ));
+    let ctx = Arc::new(Context::new(client, settings, Some(recorder), metrics));
     Controller::new(servers, watcher::Config::default())
         .owns(pods, watcher::Config::default().labels(CAMPAIGN_LABEL))
         .shutdown_on_signal()

@@ -2,6 +2,7 @@
 //! game servers. `local` runs them as processes on this host (the embedded
 //! default); `kubernetes` writes GameServer resources for the controller.
 
+pub mod kubernetes;
 pub mod local;
 
 use serde::Serialize;
