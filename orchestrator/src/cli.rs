@@ -1,5 +1,6 @@
 //! The `orchestrator` command line: `serve` (the default), `migrate`,
-//! `admin create`, `crd` and `openapi`.
+//! `admin create`, `crd`, `openapi`, `join-key`, and `game-server` (the
+//! embedded game server the local runtime runs).
 
 use std::io::Read as _;
 use std::process::ExitCode;
@@ -38,6 +39,9 @@ enum Command {
     Crd,
     /// Print the OpenAPI document (JSON).
     Openapi,
+    /// Make a join-token key pair: the private key for every replica
+    /// (STARTALES_JOIN_KEY) and the public key for game servers.
+    JoinKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +156,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Openapi) => {
             print!("{}", crate::http::openapi::document());
+            Ok(())
+        }
+        Some(Command::JoinKey) => {
+            let (keys, der) = crate::play::JoinKeys::generate().map_err(|e| anyhow::anyhow!(e))?;
+            println!("STARTALES_JOIN_KEY={}", hex::encode(der));
+            println!("joinPublicKey={}", keys.public_key());
             Ok(())
         }
     }
@@ -328,6 +338,13 @@ async fn runtime_for(
 /// The join-token key: kept (PKCS#8, hex) in the data folder, made on
 /// first start.
 fn join_keys(config: &ServeConfig) -> anyhow::Result<crate::play::JoinKeys> {
+    if let Some(key) = &config.sessions.join_key {
+        let der = hex::decode(key.expose().trim()).map_err(|_| {
+            anyhow::anyhow!("STARTALES_JOIN_KEY must be hex (see orchestrator join-key)")
+        })?;
+        return crate::play::JoinKeys::from_pkcs8(&der)
+            .map_err(|e| anyhow::anyhow!("STARTALES_JOIN_KEY: {e}"));
+    }
     let path = config.store.data_dir.join("join.key");
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let der = hex::decode(existing.trim())

@@ -212,6 +212,10 @@ pub struct SessionConfig {
         default_value = "startales-game-server"
     )]
     pub game_server_secret: String,
+    /// The join-token signing key (PKCS#8, hex), the same on every replica;
+    /// without it one is made and kept in the data folder.
+    #[arg(long, env = "STARTALES_JOIN_KEY", hide_env_values = true)]
+    pub join_key: Option<Secret>,
     /// This replica's name for the leader lease and events (the pod name).
     #[arg(long, env = "POD_NAME")]
     pub pod_name: Option<String>,
