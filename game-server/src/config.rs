@@ -128,6 +128,11 @@ pub struct ServeConfig {
     /// Bearer token the orchestrator uses for admin endpoints.
     #[arg(long, env = "GS_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Secret,
+    /// Stop (draining, with a final snapshot) when the process that
+    /// started this one dies, so a crashed supervisor leaves no server
+    /// behind on its data.
+    #[arg(long, env = "GS_EXIT_WITH_PARENT")]
+    pub exit_with_parent: bool,
     /// Milliseconds per tick.
     #[arg(long, env = "GS_TICK_MS", default_value_t = 1000)]
     pub tick_ms: u64,

@@ -114,10 +114,37 @@ async fn terminate_signal() {
     }
 }
 
-/// Runs the server until SIGTERM/SIGINT. Prints `listening on <addr>` on
+/// Completes when the process that started this one is gone (we were
+/// re-parented), checked every second; never with `enabled` false.
+async fn parent_gone(enabled: bool) {
+    #[cfg(unix)]
+    if enabled {
+        let parent = std::os::unix::process::parent_id();
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if std::os::unix::process::parent_id() != parent {
+                tracing::warn!("the supervising process is gone; stopping");
+                return;
+            }
+        }
+    }
+    let _ = enabled;
+    std::future::pending::<()>().await;
+}
+
+/// Runs the server until SIGTERM/SIGINT (or, with `exit_with_parent`, until
+/// the process that started it dies). Prints `listening on <addr>` on
 /// stdout once the port is bound.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    serve_until(config, terminate_signal()).await
+    let with_parent = config.exit_with_parent;
+    serve_until(config, async move {
+        tokio::select! {
+            () = terminate_signal() => {}
+            () = parent_gone(with_parent) => {}
+        }
+    })
+    .await
 }
 
 /// Runs the server until `stop` completes.

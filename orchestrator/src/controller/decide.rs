@@ -526,42 +526,17 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::resources::{GameServerSpec, SnapshotLocation};
 
     fn now() -> jiff::Timestamp {
         "2026-11-23T12:00:00Z".parse().unwrap()
     }
 
     fn server() -> GameServer {
-        let settings = campaign_gen::Settings::builder()
-            .players(4)
-            .build()
-            .unwrap();
-        let mut gs = GameServer::new(
-            "c42",
-            GameServerSpec {
-                campaign_id: "c42".into(),
-                seed: "42".into(),
-                settings: serde_json::to_string(&settings).unwrap(),
-                generator_version: "v1".into(),
-                image: "startales/game-server:1".into(),
-                resources: None,
-                snapshots: SnapshotLocation {
-                    url: "s3://snaps/c42".into(),
-                    endpoint: None,
-                    region: Some("eu-west-1".into()),
-                    credentials_secret: Some("s3-creds".into()),
-                },
-                narrator_tier: "gemini".into(),
-                desired_state: DesiredState::Running,
-                suspend: false,
-                snapshot_request: None,
-            },
-        );
+        let mut gs = crate::controller::fixtures::game_server(true);
         gs.metadata.namespace = Some("games".into());
         gs.metadata.uid = Some("uid-1".into());
         gs.metadata.generation = Some(3);
-        gs.metadata.finalizers = Some(vec![FINALIZER.into()]);
+        gs.spec.snapshots.credentials_secret = Some("s3-creds".into());
         gs
     }
 

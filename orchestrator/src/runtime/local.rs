@@ -134,6 +134,7 @@ fn command(
         )
         .env("GS_JOIN_PUBLIC_KEY", &settings.join_public_key)
         .env("GS_ADMIN_TOKEN", admin_token)
+        .env("GS_EXIT_WITH_PARENT", "true")
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     // Each server's output goes to its own log beside its data.

@@ -74,7 +74,7 @@ impl Scheduler {
                 self.timing,
             ) && self
                 .store
-                .move_campaign_status(&c.id, &c.status, to, now)
+                .set_campaign_status(&c.id, &c.status, to, now)
                 .await?
             {
                 tracing::info!(campaign = %c.id, from = %c.status, to, "campaign moved on");

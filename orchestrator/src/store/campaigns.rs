@@ -275,27 +275,6 @@ impl Store {
         Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
     }
 
-    /// Moves a campaign from status `from` to `to`; false if it was not in
-    /// `from` any more.
-    pub async fn move_campaign_status(
-        &self,
-        id: &str,
-        from: &str,
-        to: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE campaigns SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2",
-        )
-        .bind(id)
-        .bind(from)
-        .bind(to)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// Sets (or with `None` clears) the operator's instruction for a
     /// campaign's game server.
     pub async fn set_server_override(

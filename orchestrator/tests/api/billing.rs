@@ -77,17 +77,23 @@ impl Billing {
             .app
             .published_campaign(
                 &gm,
-                json!({
-                    "title": format!("Paid Test {gm_handle}"),
-                    "settings": {"players": players, "galaxy": "small", "difficulty": "normal",
-                                 "mode": "conquest", "species_pool": null, "generator_version": "v1"},
-                    "seed": 7, "llm_tier": "ollama", "min_players": 2, "visibility": "public",
-                    "schedule": {"kind": "weekly", "weekdays": ["saturday"], "start_time": "18:00",
-                                 "session_hours": 2, "time_zone": "UTC", "starts_on": "2027-01-02", "weeks": 4}
-                }),
+                crate::helpers::campaign_body(&format!("Paid Test {gm_handle}"), players, 7),
             )
             .await;
         (id, gm)
+    }
+
+    /// A two-seat campaign where Ann and Bob hold seats and Cyd waits;
+    /// returns its id and their tokens.
+    async fn full_with_one_waiting(&self) -> (String, [String; 3]) {
+        let (id, _) = self.campaign("keeper", 2).await;
+        let (_, ann) = self.app.user("ann").await;
+        let (_, bob) = self.app.user("bob").await;
+        let (_, cyd) = self.app.user("cyd").await;
+        assert_eq!(self.join(&id, &ann).await.0, StatusCode::CREATED);
+        assert_eq!(self.join(&id, &bob).await.0, StatusCode::CREATED);
+        assert_eq!(self.join(&id, &cyd).await.0, StatusCode::ACCEPTED);
+        (id, [ann, bob, cyd])
     }
 
     async fn join(&self, id: &str, token: &str) -> (StatusCode, Value) {
@@ -389,13 +395,7 @@ async fn verified_payments_confirm_seats_once_however_often_and_in_whatever_orde
 #[tokio::test]
 async fn a_payment_after_the_hold_lapsed_and_the_seat_went_on_is_refunded_at_once() {
     let b = spawn().await;
-    let (id, _) = b.campaign("keeper", 2).await;
-    let (_, ann) = b.app.user("ann").await;
-    let (_, bob) = b.app.user("bob").await;
-    let (_, cyd) = b.app.user("cyd").await;
-    assert_eq!(b.join(&id, &ann).await.0, StatusCode::CREATED);
-    assert_eq!(b.join(&id, &bob).await.0, StatusCode::CREATED);
-    assert_eq!(b.join(&id, &cyd).await.0, StatusCode::ACCEPTED);
+    let (id, [ann, _, _]) = b.full_with_one_waiting().await;
     let ann_order = b.payment(&ann).await;
     // Ann's hold runs out unpaid; Cyd moves up with a hold and a checkout.
     b.app.advance_ms(30 * 60_000 + 1);
@@ -467,13 +467,7 @@ async fn a_payment_after_the_hold_lapsed_and_the_seat_went_on_is_refunded_at_onc
 #[tokio::test]
 async fn an_expired_checkout_frees_the_seat_for_the_next_in_line() {
     let b = spawn().await;
-    let (id, _) = b.campaign("keeper", 2).await;
-    let (_, ann) = b.app.user("ann").await;
-    let (_, bob) = b.app.user("bob").await;
-    let (_, cyd) = b.app.user("cyd").await;
-    b.join(&id, &ann).await;
-    b.join(&id, &bob).await;
-    assert_eq!(b.join(&id, &cyd).await.0, StatusCode::ACCEPTED);
+    let (id, [ann, _, cyd]) = b.full_with_one_waiting().await;
     let ann_order = b.payment(&ann).await;
     let expired = b.event("checkout.session.expired", session_expired(&ann_order), 0);
     for _ in 0..10 {

@@ -169,6 +169,19 @@ pub fn local_settings(root: &std::path::Path, public_key: &str) -> LocalSettings
     }
 }
 
+/// A public campaign's body: `players` seats, weekly on Saturdays at 18:00
+/// UTC for four weeks from 2027-01-02, two-hour sessions, the ollama tier.
+pub fn campaign_body(title: &str, players: u32, seed: u64) -> Value {
+    json!({
+        "title": title,
+        "settings": {"players": players, "galaxy": "small", "difficulty": "normal",
+                     "mode": "conquest", "species_pool": null, "generator_version": "v1"},
+        "seed": seed, "llm_tier": "ollama", "min_players": 2, "visibility": "public",
+        "schedule": {"kind": "weekly", "weekdays": ["saturday"], "start_time": "18:00",
+                     "session_hours": 2, "time_zone": "UTC", "starts_on": "2027-01-02", "weeks": 4}
+    })
+}
+
 /// Where test clocks start, Unix ms (2026-11-18).
 pub const START_MS: i64 = 1_795_000_000_000;
 

@@ -13,23 +13,15 @@ use std::sync::atomic::Ordering;
 use orchestrator::billing::{CheckoutRequest, ProviderError, RefundRequest};
 use orchestrator::seats::{self, PaymentProvider, PaymentStart};
 
-use crate::helpers::{TestApp, TestOptions, spawn_app, spawn_app_options, spawn_app_with};
+use crate::helpers::{
+    TestApp, TestOptions, campaign_body, spawn_app, spawn_app_options, spawn_app_with,
+};
 
 /// A published campaign of `players` seats starting 2027-01-01; returns its id.
 async fn campaign(app: &TestApp, players: u32) -> (String, String) {
     let gm = app.game_master("keeper").await;
     let id = app
-        .published_campaign(
-            &gm,
-            json!({
-                "title": "Seat Test",
-                "settings": {"players": players, "galaxy": "small", "difficulty": "normal",
-                             "mode": "conquest", "species_pool": null, "generator_version": "v1"},
-                "seed": 7, "llm_tier": "ollama", "min_players": 2, "visibility": "public",
-                "schedule": {"kind": "weekly", "weekdays": ["saturday"], "start_time": "18:00",
-                             "session_hours": 2, "time_zone": "UTC", "starts_on": "2027-01-02", "weeks": 4}
-            }),
-        )
+        .published_campaign(&gm, campaign_body("Seat Test", players, 7))
         .await;
     (id, gm)
 }

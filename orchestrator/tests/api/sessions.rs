@@ -58,17 +58,7 @@ pub async fn spawn() -> Sessions {
 async fn campaign(app: &TestApp) -> (String, String) {
     let gm = app.game_master("keeper").await;
     let id = app
-        .published_campaign(
-            &gm,
-            json!({
-                "title": "Live Test",
-                "settings": {"players": 4, "galaxy": "small", "difficulty": "normal",
-                             "mode": "conquest", "species_pool": null, "generator_version": "v1"},
-                "seed": 11, "llm_tier": "ollama", "min_players": 2, "visibility": "public",
-                "schedule": {"kind": "weekly", "weekdays": ["saturday"], "start_time": "18:00",
-                             "session_hours": 2, "time_zone": "UTC", "starts_on": "2027-01-02", "weeks": 4}
-            }),
-        )
+        .published_campaign(&gm, crate::helpers::campaign_body("Live Test", 4, 11))
         .await;
     (id, gm)
 }
