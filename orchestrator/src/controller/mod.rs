@@ -24,6 +24,120 @@ mod tests {
         "/../charts/startales/crds/startales.dev.yaml"
     );
 
+    /// The chart's templates, as the API server would get them.
+    fn chart() -> Vec<serde_json::Value> {
+        use serde::Deserialize as _;
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/startales/templates");
+        let mut docs = Vec::new();
+        let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+        files.sort_by_key(|f| f.path());
+        for f in files {
+            let text = std::fs::read_to_string(f.path())
+                .unwrap()
+                .replace("{{ .Release.Namespace }}", "startales");
+            assert!(
+                !text.contains("{{"),
+                "{:?} uses templating the test does not know",
+                f.path()
+            );
+            for doc in serde_norway::Deserializer::from_str(&text) {
+                docs.push(serde_json::Value::deserialize(doc).unwrap());
+            }
+        }
+        docs
+    }
+
+    fn one<T: serde::de::DeserializeOwned>(docs: &[serde_json::Value], kind: &str) -> T {
+        let found: Vec<_> = docs.iter().filter(|d| d["kind"] == kind).collect();
+        assert_eq!(found.len(), 1, "one {kind} in the chart");
+        serde_json::from_value(found[0].clone()).unwrap()
+    }
+
+    #[test]
+    fn the_chart_grants_what_the_scheduler_and_controller_use_and_no_more_secrets() {
+        use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+        let docs = chart();
+        let role: Role = one(&docs, "Role");
+        let rules = role.rules.unwrap_or_default();
+        let allowed = |group: &str, resource: &str, verb: &str| {
+            rules.iter().any(|r| {
+                r.api_groups
+                    .as_ref()
+                    .is_some_and(|g| g.iter().any(|x| x == group))
+                    && r.resources
+                        .as_ref()
+                        .is_some_and(|rs| rs.iter().any(|x| x == resource))
+                    && r.verbs.iter().any(|v| v == verb)
+            })
+        };
+        for (group, resource, verbs) in [
+            (
+                "startales.dev",
+                "gameservers",
+                &["get", "list", "watch", "patch", "delete"][..],
+            ),
+            ("startales.dev", "gameservers/status", &["patch"][..]),
+            ("", "pods", &["get", "list", "watch", "patch", "delete"][..]),
+            (
+                "coordination.k8s.io",
+                "leases",
+                &["get", "create", "update"][..],
+            ),
+            ("events.k8s.io", "events", &["create", "patch"][..]),
+            ("", "secrets", &["get"][..]),
+        ] {
+            for verb in verbs {
+                assert!(allowed(group, resource, verb), "{verb} {group}/{resource}");
+            }
+        }
+        // Only the game servers' Secret is readable.
+        for r in rules.iter().filter(|r| {
+            r.resources
+                .as_ref()
+                .is_some_and(|rs| rs.iter().any(|x| x == "secrets"))
+        }) {
+            assert_eq!(
+                r.resource_names.as_deref(),
+                Some(&[super::PodSettings::default().secret_name][..])
+            );
+        }
+        let binding: RoleBinding = one(&docs, "RoleBinding");
+        assert_eq!(binding.role_ref.name, role.metadata.name.unwrap());
+        let account = binding.subjects.unwrap()[0].name.clone();
+        let deployment: k8s_openapi::api::apps::v1::Deployment = one(&docs, "Deployment");
+        let pod = deployment.spec.unwrap().template.spec.unwrap();
+        assert_eq!(pod.service_account_name.as_deref(), Some(account.as_str()));
+        let c = &pod.containers[0];
+        let env = c.env.clone().unwrap_or_default();
+        let value = |n: &str| env.iter().find(|e| e.name == n).cloned();
+        assert_eq!(
+            value("STARTALES_RUNTIME").unwrap().value.as_deref(),
+            Some("kubernetes")
+        );
+        assert_eq!(
+            value("POD_NAME")
+                .unwrap()
+                .value_from
+                .unwrap()
+                .field_ref
+                .unwrap()
+                .field_path,
+            "metadata.name"
+        );
+        assert!(
+            value("STARTALES_LISTEN")
+                .unwrap()
+                .value
+                .unwrap()
+                .starts_with("0.0.0.0:")
+        );
+        let probe = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+            p.clone().and_then(|p| p.http_get).and_then(|h| h.path)
+        };
+        assert_eq!(probe(&c.readiness_probe).as_deref(), Some("/readyz"));
+        assert_eq!(probe(&c.liveness_probe).as_deref(), Some("/healthz"));
+    }
+
     #[test]
     fn the_committed_crds_match_the_rust_types() {
         let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
