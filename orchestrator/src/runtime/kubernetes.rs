@@ -115,7 +115,14 @@ impl Runtime for KubernetesRuntime {
     }
 
     async fn ensure_running(&self, spec: &ServerSpec) -> Result<ServerState, RuntimeError> {
-        let gs = self.resource(spec, DesiredState::Running);
+        let mut gs = serde_json::to_value(self.resource(spec, DesiredState::Running))
+            .map_err(|e| RuntimeError::Start(e.to_string()))?;
+        // Operators own these (kubectl patch ... suspend: true); applying
+        // them here would take them back every round.
+        if let Some(spec) = gs.get_mut("spec").and_then(|s| s.as_object_mut()) {
+            spec.remove("suspend");
+            spec.remove("snapshotRequest");
+        }
         let applied = self
             .api
             .patch(
@@ -252,6 +259,9 @@ mod tests {
                 "s3://snaps/campaigns/c42"
             );
             assert_eq!(apply.body["spec"]["image"], "startales/game-server:1");
+            // Left to operators.
+            assert!(apply.body["spec"].get("suspend").is_none());
+            assert!(apply.body["spec"].get("snapshotRequest").is_none());
         });
         let state = runtime(client).ensure_running(&spec()).await.unwrap();
         assert!(state.ready);
