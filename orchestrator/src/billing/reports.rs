@@ -1,7 +1,8 @@
 //! Payment history and revenue: a player's payments with receipts, a game
 //! master's revenue per campaign, and the admins' gross, refunds and net by
 //! campaign and by month, seat conversion, recurring revenue and churn.
-//! The sums are plain functions over the orders and subscriptions.
+//! The sums are plain functions over the orders and subscriptions; orders
+//! taken in test mode (no real money) are not revenue.
 
 use std::collections::BTreeMap;
 
@@ -196,13 +197,18 @@ fn conversion<'a>(orders: impl Iterator<Item = &'a OrderMoney>) -> Conversion {
     c
 }
 
+/// Orders that moved real money (test-mode orders are not revenue).
+fn real(orders: &[OrderMoney]) -> impl Iterator<Item = &OrderMoney> + Clone {
+    orders.iter().filter(|m| m.order.provider != "test")
+}
+
 /// One campaign's revenue from its orders.
 pub fn campaign_revenue(id: &str, title: &str, orders: &[OrderMoney]) -> CampaignRevenue {
     CampaignRevenue {
         campaign_id: id.to_string(),
         campaign_title: title.to_string(),
-        totals: totals(orders.iter()),
-        conversion: conversion(orders.iter()),
+        totals: totals(real(orders)),
+        conversion: conversion(real(orders)),
     }
 }
 
@@ -253,7 +259,7 @@ pub fn subscription_metrics(subs: &[SubscriptionRow], now: i64) -> SubscriptionM
 pub fn revenue(orders: &[OrderMoney], subs: &[SubscriptionRow], now: i64) -> Revenue {
     let mut per_campaign: BTreeMap<&str, Vec<&OrderMoney>> = BTreeMap::new();
     let mut per_month: BTreeMap<String, Vec<&OrderMoney>> = BTreeMap::new();
-    for m in orders {
+    for m in real(orders) {
         per_campaign
             .entry(m.order.campaign_id.as_str())
             .or_default()
@@ -277,7 +283,7 @@ pub fn revenue(orders: &[OrderMoney], subs: &[SubscriptionRow], now: i64) -> Rev
     by_campaign
         .sort_by_key(|c| std::cmp::Reverse(c.totals.iter().map(|t| t.gross_minor).sum::<i64>()));
     Revenue {
-        totals: totals(orders.iter()),
+        totals: totals(real(orders)),
         by_campaign,
         by_month: per_month
             .into_iter()
@@ -286,7 +292,7 @@ pub fn revenue(orders: &[OrderMoney], subs: &[SubscriptionRow], now: i64) -> Rev
                 totals: totals(ms.iter().copied()),
             })
             .collect(),
-        conversion: conversion(orders.iter()),
+        conversion: conversion(real(orders)),
         subscriptions: subscription_metrics(subs, now),
     }
 }
@@ -337,6 +343,13 @@ mod tests {
             refunded,
             order("o3", "c2", "paid", 3_000, DEC),
             order("o4", "c2", "expired", 3_000, DEC),
+            OrderMoney {
+                order: OrderRow {
+                    provider: "test".into(),
+                    ..order("o5", "c2", "paid", 9_999, DEC).order
+                },
+                ..order("o5", "c2", "paid", 9_999, DEC)
+            },
         ];
         let r = revenue(&orders, &[], DEC);
         assert_eq!(r.totals.len(), 1);
