@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::sessions::{Sessions, real_now, spawn};
+use crate::sessions::{Sessions, spawn};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -172,16 +172,7 @@ impl Driver {
 #[tokio::test]
 async fn a_newcomer_logs_in_on_the_play_page_and_plays_the_demo_session() {
     let s: Sessions = spawn().await;
-    let now = real_now();
-    s.set_clock(now);
-    let d = orchestrator::demo::set_up(
-        &s.app.store,
-        &orchestrator::accounts::Passwords::new(1024, 1, 1).unwrap(),
-        &orchestrator::pricing::PriceBook::standard(),
-        now,
-    )
-    .await
-    .unwrap();
+    let d = s.demo().await;
     s.round().await;
     s.wait_ready(&d.campaign_id).await;
 

@@ -68,6 +68,21 @@ impl Sessions {
         self.app.now.store(at, Ordering::SeqCst);
     }
 
+    /// The demo, set up at the real time (game servers check join tokens
+    /// against the real clock).
+    pub async fn demo(&self) -> orchestrator::demo::Demo {
+        let now = real_now();
+        self.set_clock(now);
+        orchestrator::demo::set_up(
+            &self.app.store,
+            &orchestrator::accounts::Passwords::new(1024, 1, 1).unwrap(),
+            &orchestrator::pricing::PriceBook::standard(),
+            now,
+        )
+        .await
+        .unwrap()
+    }
+
     pub async fn round(&self) {
         self.scheduler
             .round(self.app.now.load(Ordering::SeqCst))
@@ -177,7 +192,7 @@ async fn until(
 }
 
 /// The system clock, Unix ms (game servers check token expiry by it).
-pub fn real_now() -> i64 {
+fn real_now() -> i64 {
     i64::try_from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -453,17 +468,8 @@ async fn operators_suspend_resume_and_inspect_a_campaigns_server() {
 #[tokio::test]
 async fn the_demo_seats_two_players_in_a_campaign_starting_in_a_minute_who_can_play_at_once() {
     let s = spawn().await;
-    // Game servers check join tokens against the real clock.
-    let now = real_now();
-    s.set_clock(now);
-    let d = orchestrator::demo::set_up(
-        &s.app.store,
-        &orchestrator::accounts::Passwords::new(1024, 1, 1).unwrap(),
-        &orchestrator::pricing::PriceBook::standard(),
-        now,
-    )
-    .await
-    .unwrap();
+    let d = s.demo().await;
+    let now = s.app.now.load(Ordering::SeqCst);
     let c = s.app.store.campaign(&d.campaign_id).await.unwrap().unwrap();
     assert_eq!(c.status, "published");
     assert_eq!(c.first_session_at, d.starts_at);
