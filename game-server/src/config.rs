@@ -63,6 +63,9 @@ pub struct Cli {
 pub enum CliCommand {
     /// Serve the campaign (the normal mode).
     Serve(Box<ServeConfig>),
+    /// Start without a campaign and wait, warm, to be assigned one
+    /// (`POST /assign`); then become `serve` for it.
+    Warm(crate::warm::WarmConfig),
     /// Re-run a campaign's command log from its seed and print the state hash.
     Replay {
         /// A campaign database (`game.db`) or a snapshot (`.db.zst`).

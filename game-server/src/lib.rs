@@ -21,6 +21,7 @@ pub mod server;
 pub mod sim;
 pub mod snapshot;
 pub mod store;
+pub mod warm;
 
 use clap::Parser as _;
 
@@ -64,6 +65,22 @@ where
             println!("commands={}", r.commands);
             println!("state_hash={}", r.state_hash);
         }),
+        config::CliCommand::Warm(config) => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => match rt.block_on(warm::wait(&config)) {
+                #[cfg(unix)]
+                Ok(assignment) => {
+                    drop(rt);
+                    Err(warm::become_server(&assignment))
+                }
+                #[cfg(not(unix))]
+                Ok(_) => Err(anyhow::anyhow!("warm mode needs a Unix host")),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(anyhow::Error::new(e).context("starting the runtime")),
+        },
         config::CliCommand::Serve(config) => {
             match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

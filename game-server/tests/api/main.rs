@@ -11,3 +11,4 @@ mod lifecycle;
 mod narration;
 mod protocol;
 mod snapshots;
+mod warm;

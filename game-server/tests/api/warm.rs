@@ -1,0 +1,132 @@
+//! Warm mode: a server started without a campaign waits unready until it
+//! is assigned one, then becomes that campaign's server in the same
+//! process and on the same port.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use game_server::protocol::Role;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::{Keys, Opts};
+
+#[tokio::test]
+async fn a_warm_server_waits_unready_then_becomes_the_assigned_campaign_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_game-server"))
+        .arg("warm")
+        .env("GS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("GS_ADMIN_TOKEN", "warm-admin-token")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut alive = false;
+    for _ in 0..200 {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["phase"], "warm");
+            alive = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(alive, "the warm server never answered");
+    assert_eq!(
+        http.get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+    let opts = Opts::new(dir.path());
+    let env = json!({
+        "GS_CAMPAIGN_ID": "warm-campaign",
+        "GS_SEED": "5",
+        "GS_SETTINGS": opts.settings(),
+        "GS_JOIN_PUBLIC_KEY": keys.public,
+        "GS_DATA_DIR": dir.path(),
+        "GS_TICK_MS": "200",
+    });
+    let post = |token: &'static str, body: Value| {
+        let (http, url) = (http.clone(), format!("{base}/assign"));
+        async move {
+            http.post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(post("wrong", json!({"env": env})).await, 401);
+    assert_eq!(
+        post("warm-admin-token", json!({"env": {"LD_PRELOAD": "/x.so"}})).await,
+        422
+    );
+    assert_eq!(post("warm-admin-token", json!({"nope": 1})).await, 400);
+    let assigned = Instant::now();
+    assert_eq!(post("warm-admin-token", json!({"env": env})).await, 202);
+    let mut ready = false;
+    for _ in 0..600 {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+            && r.status().is_success()
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(ready, "the assigned server never became joinable");
+    println!("assigned -> joinable in {:?}", assigned.elapsed());
+    // The same process, now serving the campaign.
+    assert!(child.try_wait().unwrap().is_none());
+    let status: Value = http
+        .get(format!("{base}/status"))
+        .bearer_auth("warm-admin-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["phase"], "joinable", "{status}");
+    // It admits players of the assigned campaign, and only those.
+    let hello = |campaign: &str| {
+        json!({"type": "hello", "version": 1,
+               "token": keys.token_with(campaign, "alice", Role::Player, 600)})
+        .to_string()
+    };
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    ws.send(Message::text(hello("warm-campaign")))
+        .await
+        .unwrap();
+    let first = ws.next().await.unwrap().unwrap();
+    let v: Value = serde_json::from_str(first.to_text().unwrap()).unwrap();
+    assert_eq!(v["type"], "welcome", "{v}");
+    assert_eq!(v["campaign"], "warm-campaign");
+    let (mut other, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    other
+        .send(Message::text(hello("another-campaign")))
+        .await
+        .unwrap();
+    match other.next().await {
+        Some(Ok(Message::Close(Some(c)))) => assert_eq!(u16::from(c.code), 4003),
+        m => panic!("not refused: {m:?}"),
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
