@@ -6,7 +6,9 @@
 //! grows its database to the asked size with incompressible padding, stops
 //! it (the final snapshot then holds the padding), and then, run after run,
 //! deletes the server's working folder, starts it again and times until
-//! `/readyz` answers.
+//! `/readyz` answers. Then it does the same from warm servers (started
+//! ahead without a campaign, `game-server warm`): from `POST /assign` to
+//! Joinable.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -137,6 +139,85 @@ pub async fn run(o: RuntimeOptions) -> anyhow::Result<()> {
     );
     if let Some(s) = Summary::of(samples) {
         println!("stopped -> joinable (local runtime, fresh disk): {s}");
+    }
+    // A warm server (started ahead, no campaign) assigned the same
+    // campaign: only the restore remains between assignment and Joinable.
+    let http = reqwest::Client::new();
+    let mut warm = Vec::new();
+    let mut warm_new = Vec::new();
+    for run in 0..o.runs * 2 {
+        // Even runs restore the campaign; odd runs get a new campaign
+        // whose world is generated.
+        let new = run % 2 == 1;
+        if servers.exists() {
+            std::fs::remove_dir_all(&servers)?;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut child = tokio::process::Command::new(&o.orchestrator_bin)
+            .args(["game-server", "warm"])
+            .env("GS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("GS_ADMIN_TOKEN", "bench-admin")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http.get(format!("{base}/healthz")).send().await.is_err() {
+            if Instant::now() > deadline {
+                bail!("the warm server did not start");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let campaign = if new {
+            format!("bench-new-{run}")
+        } else {
+            spec.campaign_id.clone()
+        };
+        std::fs::create_dir_all(root.path().join("snapshots").join(&campaign))?;
+        let env = serde_json::json!({"env": {
+            "GS_CAMPAIGN_ID": campaign, "GS_SEED": spec.seed, "GS_SETTINGS": spec.settings,
+            "GS_JOIN_PUBLIC_KEY": keys.public_key(),
+            "GS_DATA_DIR": servers.display().to_string(),
+            "GS_OBJECT_STORE_URL": format!("file://{}", root.path().join("snapshots").join(&campaign).display()),
+            "GS_SNAPSHOT_INTERVAL_SECS": "3600",
+        }});
+        let t = Instant::now();
+        let r = http
+            .post(format!("{base}/assign"))
+            .bearer_auth("bench-admin")
+            .json(&env)
+            .send()
+            .await?;
+        if r.status() != reqwest::StatusCode::ACCEPTED {
+            bail!("assignment refused: {}", r.status());
+        }
+        loop {
+            if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+                && r.status().is_success()
+            {
+                break;
+            }
+            if Instant::now() > deadline + Duration::from_secs(90) {
+                bail!("the assigned server did not become joinable");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if new {
+            warm_new.push(t.elapsed());
+        } else {
+            warm.push(t.elapsed());
+        }
+        let _ = child.kill().await;
+    }
+    if let Some(s) = Summary::of(warm) {
+        println!("warm server assigned -> joinable (same snapshot, fresh disk): {s}");
+    }
+    if let Some(s) = Summary::of(warm_new) {
+        println!("warm server assigned -> joinable (new campaign, world generated): {s}");
     }
     Ok(())
 }
