@@ -323,7 +323,6 @@ mod tests {
                 paid_at: Some(paid_at),
             },
             campaign_title: campaign.to_uppercase(),
-            gm_id: "gm".into(),
             receipt_url: None,
             refunded_minor: 0,
             refund_pending_minor: 0,

@@ -33,9 +33,6 @@ pub enum ControllerError {
     /// The API server refused or could not be reached.
     #[error(transparent)]
     Kube(#[from] kube::Error),
-    /// A value could not be encoded.
-    #[error("encoding: {0}")]
-    Encode(#[from] serde_json::Error),
 }
 
 impl ControllerError {
@@ -45,7 +42,6 @@ impl ControllerError {
             ControllerError::Kube(kube::Error::Api(s)) if s.code == 409 => "conflict",
             ControllerError::Kube(kube::Error::Api(_)) => "api",
             ControllerError::Kube(_) => "transport",
-            ControllerError::Encode(_) => "encode",
         }
     }
 }

@@ -5,7 +5,6 @@
 
 use sqlx::Row;
 
-use super::seats::SeatRow;
 use super::{Store, StoreError};
 
 /// An order: one payment for one or more seats.
@@ -77,8 +76,6 @@ pub struct OrderMoney {
     pub order: OrderRow,
     /// The campaign's title.
     pub campaign_title: String,
-    /// The campaign's game master.
-    pub gm_id: String,
     /// Stripe's receipt for the charge, when known.
     pub receipt_url: Option<String>,
     /// Refunded: the larger of our refunds sent and what Stripe reports
@@ -336,11 +333,6 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Every seat an order paid for, whatever became of it.
-    pub async fn order_seats(&self, order_id: &str) -> Result<Vec<SeatRow>, StoreError> {
-        self.seats_where_order(order_id).await
-    }
-
     /// Orders with their money, newest first: of one account, of one
     /// campaign, or (with `None`) all of them.
     pub async fn orders_with_money(
@@ -353,7 +345,7 @@ impl Store {
             None => "",
         };
         let sql = format!(
-            "SELECT {ORDER_COLUMNS}, c.title, c.gm_id, \
+            "SELECT {ORDER_COLUMNS}, c.title, \
              (SELECT MAX(ch.receipt_url) FROM charges ch WHERE ch.payment_intent = o.payment_intent) \
                AS receipt_url, \
              (SELECT MAX(ch.amount_refunded) FROM charges ch \
@@ -378,7 +370,6 @@ impl Store {
                 Ok(OrderMoney {
                     order: order(r)?,
                     campaign_title: r.try_get("title")?,
-                    gm_id: r.try_get("gm_id")?,
                     receipt_url: r.try_get("receipt_url")?,
                     refunded_minor: sent.unwrap_or(0).max(charged_back.unwrap_or(0)),
                     refund_pending_minor: pending.unwrap_or(0),
@@ -420,18 +411,6 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(refund).collect::<Result<_, _>>()?)
-    }
-
-    /// A seat's refund.
-    pub async fn refund_of_seat(&self, seat_id: &str) -> Result<Option<RefundRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, order_id, seat_id, account_id, amount_minor, currency, reason, status, \
-             attempts, created_at FROM refunds WHERE seat_id = $1",
-        )
-        .bind(seat_id)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.as_ref().map(refund).transpose()?)
     }
 
     /// The provider accepted a refund.

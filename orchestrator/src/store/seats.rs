@@ -210,11 +210,8 @@ impl Store {
         Ok(rows.iter().map(seat).collect::<Result<_, _>>()?)
     }
 
-    /// Every seat of an order, whatever became of it.
-    pub(crate) async fn seats_where_order(
-        &self,
-        order_id: &str,
-    ) -> Result<Vec<SeatRow>, StoreError> {
+    /// Every seat an order paid for, whatever became of it.
+    pub async fn order_seats(&self, order_id: &str) -> Result<Vec<SeatRow>, StoreError> {
         let sql =
             format!("SELECT {SEAT_COLUMNS} FROM seats WHERE order_id = $1 ORDER BY created_at, id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
