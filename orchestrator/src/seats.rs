@@ -18,8 +18,8 @@ use crate::store::StoreError;
 use crate::store::campaigns::CampaignRow;
 use crate::store::seats::{SeatRow, WaitRow};
 
+use crate::billing::payment_label;
 pub use crate::billing::{HOLD_MS, LocalProvider, PaymentProvider, PaymentStart};
-use crate::billing::{Started, payment_label};
 
 /// A join request.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -173,14 +173,14 @@ async fn seat_and_pay(
         Err(e) => return Err(e.into()),
     }
     match crate::billing::start_payment(store, provider, &order, &rows, &c.title, now).await? {
-        Ok(Started::Confirmed) => {
+        Ok(PaymentStart::Confirmed) => {
             for r in &mut rows {
                 r.status = "confirmed".into();
                 r.hold_expires_at = None;
             }
             Ok(Some((rows, None)))
         }
-        Ok(Started::Checkout(url)) => Ok(Some((rows, Some(url)))),
+        Ok(PaymentStart::Pending { url, .. }) => Ok(Some((rows, Some(url)))),
         Err(e) => {
             tracing::warn!(order = %order.id, error = %e, "checkout could not start");
             // The seats were free a moment ago, so nobody waits for them.

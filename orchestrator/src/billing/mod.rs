@@ -107,6 +107,10 @@ pub struct Plan {
     pub price_id: String,
 }
 
+fn no_subscriptions() -> ProviderError {
+    ProviderError::Unsupported("subscriptions need Stripe; this server runs in test mode".into())
+}
+
 /// The payment seam: the local provider confirms at once; Stripe takes
 /// payments on its checkout pages and reports back through webhooks.
 #[async_trait::async_trait]
@@ -131,21 +135,15 @@ pub trait PaymentProvider: std::fmt::Debug + Send + Sync {
     }
     /// Makes (or finds, by idempotency) the provider's customer for an account.
     async fn create_customer(&self, _account_id: &str) -> Result<String, ProviderError> {
-        Err(ProviderError::Unsupported(
-            "subscriptions need Stripe; this server runs in test mode".into(),
-        ))
+        Err(no_subscriptions())
     }
     /// Starts a subscription checkout; returns the page to pay on.
     async fn subscribe(&self, _req: &SubscribeRequest) -> Result<String, ProviderError> {
-        Err(ProviderError::Unsupported(
-            "subscriptions need Stripe; this server runs in test mode".into(),
-        ))
+        Err(no_subscriptions())
     }
     /// A customer-portal page where a subscriber manages the subscription.
     async fn portal(&self, _customer_id: &str) -> Result<String, ProviderError> {
-        Err(ProviderError::Unsupported(
-            "subscriptions need Stripe; this server runs in test mode".into(),
-        ))
+        Err(no_subscriptions())
     }
     /// How webhooks from this provider are verified (none: it sends none).
     fn webhook_keys(&self) -> Option<&webhook::WebhookKeys> {
@@ -249,18 +247,10 @@ pub fn subscription_is_live(s: &crate::store::billing::SubscriptionRow, now: i64
         && s.current_period_end.is_none_or(|end| end > now)
 }
 
-/// What starting a payment did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Started {
-    /// Paid; the seats are confirmed.
-    Confirmed,
-    /// The payer pays at this page.
-    Checkout(String),
-}
-
 /// Starts collecting `order` for the seats `rows` (already held).
-/// Confirms them at once if the provider says paid; on a provider failure
-/// returns the error and leaves releasing the seats to the caller.
+/// Confirms them at once if the provider says paid, or keeps the checkout
+/// with the order; on a provider failure returns the error and leaves
+/// releasing the seats to the caller.
 pub(crate) async fn start_payment(
     store: &Store,
     provider: &dyn PaymentProvider,
@@ -268,7 +258,7 @@ pub(crate) async fn start_payment(
     rows: &[SeatRow],
     title: &str,
     now: i64,
-) -> Result<Result<Started, ProviderError>, AccountError> {
+) -> Result<Result<PaymentStart, ProviderError>, AccountError> {
     let req = CheckoutRequest {
         order_id: order.id.clone(),
         account_id: order.account_id.clone(),
@@ -280,25 +270,24 @@ pub(crate) async fn start_payment(
         expires_at: order.expires_at.unwrap_or(now + provider.hold_ms()),
         seat_ids: rows.iter().map(|r| r.id.clone()).collect(),
     };
-    match provider.checkout(&req).await {
+    let started = provider.checkout(&req).await;
+    match &started {
         Ok(PaymentStart::Confirmed) => {
             store.mark_order_paid(&order.id, None, now).await?;
             for r in rows {
                 store.confirm_seat(&r.id, now).await?;
             }
-            Ok(Ok(Started::Confirmed))
         }
         Ok(PaymentStart::Pending { checkout_id, url }) => {
             store
-                .set_order_checkout(&order.id, &checkout_id, &url, now)
+                .set_order_checkout(&order.id, checkout_id, url, now)
                 .await?;
-            Ok(Ok(Started::Checkout(url)))
         }
-        Err(e) => {
+        Err(_) => {
             store.end_pending_order(&order.id, "failed", now).await?;
-            Ok(Err(e))
         }
     }
+    Ok(started)
 }
 
 /// Records a refund of `amount` for a released seat (once per seat, in the

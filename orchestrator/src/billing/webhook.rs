@@ -80,17 +80,10 @@ pub fn verify(
         return Err(WebhookError::BadSignature("no v1 signature"));
     }
     let matched = keys.secrets.iter().any(|secret| {
-        candidates.iter().any(|sig| {
-            let Ok(mut mac) =
-                hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.expose().as_bytes())
-            else {
-                return false;
-            };
-            mac.update(t.to_string().as_bytes());
-            mac.update(b".");
-            mac.update(payload);
-            mac.verify_slice(sig).is_ok()
-        })
+        let mac = mac(payload, secret.expose(), t);
+        candidates
+            .iter()
+            .any(|sig| mac.clone().verify_slice(sig).is_ok())
     });
     if !matched {
         return Err(WebhookError::BadSignature("no signature matches"));
@@ -103,14 +96,22 @@ pub fn verify(
     Ok(())
 }
 
-/// Signs `payload` the way Stripe does, for tests and local tools.
-pub fn sign(payload: &[u8], secret: &str, t: i64) -> String {
+/// Stripe's MAC: HMAC-SHA256 of `"{t}.{payload}"` under `secret`.
+fn mac(payload: &[u8], secret: &str, t: i64) -> hmac::Hmac<sha2::Sha256> {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     mac.update(t.to_string().as_bytes());
     mac.update(b".");
     mac.update(payload);
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+    mac
+}
+
+/// Signs `payload` the way Stripe does, for tests and local tools.
+pub fn sign(payload: &[u8], secret: &str, t: i64) -> String {
+    format!(
+        "t={t},v1={}",
+        hex::encode(mac(payload, secret, t).finalize().into_bytes())
+    )
 }
 
 /// A Stripe event's envelope.

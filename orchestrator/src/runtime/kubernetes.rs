@@ -56,7 +56,8 @@ impl KubernetesRuntime {
         }
     }
 
-    fn resource(&self, spec: &ServerSpec, desired: DesiredState) -> GameServer {
+    /// The GameServer the scheduler applies for a running campaign.
+    fn resource(&self, spec: &ServerSpec) -> GameServer {
         let generator_version = serde_json::from_str::<serde_json::Value>(&spec.settings)
             .ok()
             .and_then(|v| v["generator_version"].as_str().map(str::to_string))
@@ -81,7 +82,7 @@ impl KubernetesRuntime {
                     credentials_secret: self.settings.s3_credentials_secret.clone(),
                 },
                 narrator_tier: spec.narrator_tier.clone(),
-                desired_state: desired,
+                desired_state: DesiredState::Running,
                 suspend: false,
                 snapshot_request: None,
             },
@@ -115,7 +116,7 @@ impl Runtime for KubernetesRuntime {
     }
 
     async fn ensure_running(&self, spec: &ServerSpec) -> Result<ServerState, RuntimeError> {
-        let mut gs = serde_json::to_value(self.resource(spec, DesiredState::Running))
+        let mut gs = serde_json::to_value(self.resource(spec))
             .map_err(|e| RuntimeError::Start(e.to_string()))?;
         // Operators own these (kubectl patch ... suspend: true); applying
         // them here would take them back every round.
