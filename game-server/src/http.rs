@@ -144,22 +144,25 @@ async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-fn check_admin(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Whether `headers` carry `Authorization: Bearer <want>` (compared in
+/// constant time; an empty `want` never matches).
+pub(crate) fn bearer_is(headers: &HeaderMap, want: &str) -> bool {
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let want = app.admin_token.expose();
-    // Constant-time comparison of equal-length strings.
-    let same = given.len() == want.len()
+    given.len() == want.len()
         && !want.is_empty()
         && given
             .bytes()
             .zip(want.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if same {
+            == 0
+}
+
+fn check_admin(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    if bearer_is(headers, app.admin_token.expose()) {
         Ok(())
     } else {
         Err(ApiError::Unauthorized)

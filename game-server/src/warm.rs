@@ -65,11 +65,6 @@ pub fn check(a: &Assignment) -> Result<(), String> {
     Ok(())
 }
 
-/// Compares in time independent of where the inputs differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[derive(Clone)]
 struct Warm {
     token: Secret,
@@ -89,12 +84,7 @@ async fn readyz() -> Response {
 }
 
 async fn assign(State(w): State<Warm>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if bearer.is_empty() || !same(bearer.as_bytes(), w.token.expose().as_bytes()) {
+    if !crate::http::bearer_is(&headers, w.token.expose()) {
         return (
             StatusCode::UNAUTHORIZED,
             Json(serde_json::json!({"error": "a valid admin bearer token is required"})),

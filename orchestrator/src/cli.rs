@@ -225,18 +225,30 @@ fn token_key(config: &ServeConfig) -> anyhow::Result<Vec<u8>> {
         }
         return Ok(secret.expose().as_bytes().to_vec());
     }
-    let path = config.store.data_dir.join("token.key");
+    kept_key(&config.store.data_dir, "token.key", || {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        Ok(key.to_vec())
+    })
+}
+
+/// A key kept (hex) in `dir/name`: read if there, else made by `make`
+/// and written.
+fn kept_key(
+    dir: &std::path::Path,
+    name: &str,
+    make: impl FnOnce() -> anyhow::Result<Vec<u8>>,
+) -> anyhow::Result<Vec<u8>> {
+    let path = dir.join(name);
     if let Ok(existing) = std::fs::read_to_string(&path) {
         return hex::decode(existing.trim())
             .with_context(|| format!("{} is not hex", path.display()));
     }
-    std::fs::create_dir_all(&config.store.data_dir)
-        .with_context(|| format!("creating {}", config.store.data_dir.display()))?;
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    std::fs::write(&path, hex::encode(key))
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let key = make()?;
+    std::fs::write(&path, hex::encode(&key))
         .with_context(|| format!("writing {}", path.display()))?;
-    Ok(key.to_vec())
+    Ok(key)
 }
 
 type SharedRuntime = std::sync::Arc<dyn crate::runtime::Runtime>;
@@ -345,19 +357,13 @@ fn join_keys(config: &ServeConfig) -> anyhow::Result<crate::play::JoinKeys> {
         return crate::play::JoinKeys::from_pkcs8(&der)
             .map_err(|e| anyhow::anyhow!("STARTALES_JOIN_KEY: {e}"));
     }
-    let path = config.store.data_dir.join("join.key");
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        let der = hex::decode(existing.trim())
-            .with_context(|| format!("{} is not hex", path.display()))?;
-        return crate::play::JoinKeys::from_pkcs8(&der)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
-    }
-    std::fs::create_dir_all(&config.store.data_dir)
-        .with_context(|| format!("creating {}", config.store.data_dir.display()))?;
-    let (keys, der) = crate::play::JoinKeys::generate().map_err(|e| anyhow::anyhow!(e))?;
-    std::fs::write(&path, hex::encode(der))
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(keys)
+    let der = kept_key(&config.store.data_dir, "join.key", || {
+        crate::play::JoinKeys::generate()
+            .map(|(_, der)| der)
+            .map_err(|e| anyhow::anyhow!(e))
+    })?;
+    crate::play::JoinKeys::from_pkcs8(&der)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config.store.data_dir.join("join.key").display()))
 }
 
 /// Reads a secret from a file (trimmed), naming the file on failure.

@@ -163,14 +163,6 @@ fn free_port() -> std::io::Result<u16> {
         .port())
 }
 
-fn random_token() -> String {
-    let mut b = [0u8; 24];
-    // Without randomness the admin token would be guessable; a fixed
-    // fallback is never used because getrandom failing aborts the start.
-    let _ = getrandom::fill(&mut b);
-    hex::encode(b)
-}
-
 /// Asks a process to stop (SIGTERM: drain, final snapshot, exit).
 fn terminate(pid: u32) {
     #[cfg(unix)]
@@ -278,7 +270,7 @@ impl Runtime for LocalRuntime {
         std::fs::create_dir_all(self.snapshot_dir(&spec.campaign_id))?;
         std::fs::create_dir_all(self.settings.root.join("logs"))?;
         let port = free_port()?;
-        let admin_token = random_token();
+        let admin_token = crate::accounts::tokens::random_token();
         let (stop, stop_rx) = watch::channel(false);
         let pid = Arc::new(AtomicU32::new(0));
         let restarts = Arc::new(AtomicU32::new(0));
