@@ -310,16 +310,19 @@ pub async fn join(
         // A seat freed between our read and our place in line: the line
         // moves now (and if we were its head, we are seated).
         promote(store, provider, &c.id, now).await?;
-        let mut seats = Vec::new();
-        let mut checkout_url = None;
+        let mut rows = Vec::new();
         for m in &members {
             if let Some(s) = store.live_seat(&c.id, m).await? {
-                if let Some(order) = &s.order_id {
-                    checkout_url = store.order(order).await?.and_then(|o| o.checkout_url);
-                }
-                seats.push(Seat::from(s));
+                rows.push(s);
             }
         }
+        // The members' seats share one order.
+        let order = rows.iter().find_map(|s| s.order_id.clone());
+        let checkout_url = match order {
+            Some(id) => store.order(&id).await?.and_then(|o| o.checkout_url),
+            None => None,
+        };
+        let seats: Vec<Seat> = rows.into_iter().map(Seat::from).collect();
         if !seats.is_empty() {
             return Ok(JoinOutcome {
                 outcome: "seated".into(),

@@ -82,10 +82,11 @@ impl Scheduler {
             }
             let is_running = running.contains(&c.id);
             match desired_for(&c, now, self.timing)? {
+                // A running server is the runtime's to keep up (the local
+                // supervisor restarts it, the controller replaces its pod).
+                Desired::Running if is_running => {}
                 Desired::Running => {
-                    if !is_running {
-                        changed += 1;
-                    }
+                    changed += 1;
                     if let Err(e) = self.runtime.ensure_running(&spec_of(&c)).await {
                         tracing::warn!(campaign = %c.id, error = %e, "game server not started");
                     }
