@@ -374,23 +374,22 @@ pub async fn admin_disputes(
     State(state): State<AppState>,
     _admin: AdminUser,
 ) -> Result<axum::Json<Disputes>, ApiError> {
-    let mut out = Vec::new();
-    for d in state.store.disputes().await? {
-        let order = match &d.payment_intent {
-            Some(pi) => state.store.order_by_payment_intent(pi).await?,
-            None => None,
-        };
-        out.push(DisputeView {
+    let out = state
+        .store
+        .disputes()
+        .await?
+        .into_iter()
+        .map(|(d, order)| DisputeView {
             id: d.id,
             charge_id: d.charge_id,
-            order_id: order.as_ref().map(|o| o.id.clone()),
-            account_id: order.map(|o| o.account_id),
+            order_id: order.as_ref().map(|(o, _)| o.clone()),
+            account_id: order.map(|(_, a)| a),
             amount_minor: d.amount_minor,
             currency: d.currency,
             reason: d.reason,
             status: d.status,
             opened_at: d.created_at,
-        });
-    }
+        })
+        .collect();
     Ok(axum::Json(Disputes { disputes: out }))
 }

@@ -513,43 +513,40 @@ impl Store {
         Ok(false)
     }
 
-    /// Every dispute, newest first.
-    pub async fn disputes(&self) -> Result<Vec<DisputeRow>, StoreError> {
+    /// Every dispute, newest first, with the order it disputes (id and
+    /// payer) when the payment is one of ours.
+    pub async fn disputes(
+        &self,
+    ) -> Result<Vec<(DisputeRow, Option<(String, String)>)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, charge_id, payment_intent, amount_minor, currency, reason, status, \
-             event_created, created_at FROM disputes ORDER BY created_at DESC, id",
+            "SELECT d.id, d.charge_id, d.payment_intent, d.amount_minor, d.currency, d.reason, \
+             d.status, d.event_created, d.created_at, o.id AS order_id, o.account_id \
+             FROM disputes d LEFT JOIN orders o ON o.payment_intent = d.payment_intent \
+             ORDER BY d.created_at DESC, d.id",
         )
         .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(DisputeRow {
-                    id: r.try_get("id")?,
-                    charge_id: r.try_get("charge_id")?,
-                    payment_intent: r.try_get("payment_intent")?,
-                    amount_minor: r.try_get("amount_minor")?,
-                    currency: r.try_get("currency")?,
-                    reason: r.try_get("reason")?,
-                    status: r.try_get("status")?,
-                    event_created: r.try_get("event_created")?,
-                    created_at: r.try_get("created_at")?,
-                })
+                let order: Option<String> = r.try_get("order_id")?;
+                let payer: Option<String> = r.try_get("account_id")?;
+                Ok((
+                    DisputeRow {
+                        id: r.try_get("id")?,
+                        charge_id: r.try_get("charge_id")?,
+                        payment_intent: r.try_get("payment_intent")?,
+                        amount_minor: r.try_get("amount_minor")?,
+                        currency: r.try_get("currency")?,
+                        reason: r.try_get("reason")?,
+                        status: r.try_get("status")?,
+                        event_created: r.try_get("event_created")?,
+                        created_at: r.try_get("created_at")?,
+                    },
+                    order.zip(payer),
+                ))
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
-    }
-
-    /// The order paid through a PaymentIntent.
-    pub async fn order_by_payment_intent(
-        &self,
-        payment_intent: &str,
-    ) -> Result<Option<OrderRow>, StoreError> {
-        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders o WHERE o.payment_intent = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(payment_intent)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.as_ref().map(order).transpose()?)
     }
 
     /// The provider's customer id for an account.
