@@ -122,8 +122,7 @@ impl StripeStandin {
     }
 }
 
-fn stripe_error(status: u16, kind: &str, message: &str, param: Option<&str>) -> Value {
-    let _ = status;
+fn stripe_error(kind: &str, message: &str, param: Option<&str>) -> Value {
     let mut e = json!({"type": kind, "message": message});
     if let Some(p) = param {
         e["param"] = json!(p);
@@ -183,12 +182,7 @@ fn prelude(
         record(401, &mut inner);
         return Err(Box::new(reply(
             401,
-            &stripe_error(
-                401,
-                "invalid_request_error",
-                "Invalid API Key provided",
-                None,
-            ),
+            &stripe_error("invalid_request_error", "Invalid API Key provided", None),
             false,
         )));
     }
@@ -202,7 +196,7 @@ fn prelude(
         };
         return Err(Box::new(reply(
             status,
-            &stripe_error(status, kind, msg, None),
+            &stripe_error(kind, msg, None),
             false,
         )));
     }
@@ -275,7 +269,6 @@ fn missing(param: &str) -> (u16, Value) {
     (
         400,
         stripe_error(
-            400,
             "invalid_request_error",
             &format!("Missing required param: {param}."),
             Some(param),
@@ -300,7 +293,6 @@ async fn create_checkout(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes
                     return Err((
                         400,
                         stripe_error(
-                            400,
                             "invalid_request_error",
                             "The `expires_at` timestamp must be between 30 minutes and 24 hours \
                              from Checkout Session creation.",
@@ -430,7 +422,6 @@ async fn unknown(uri: axum::http::Uri) -> Response {
     reply(
         404,
         &stripe_error(
-            404,
             "invalid_request_error",
             &format!("Unrecognized request URL (POST: {path})."),
             None,
