@@ -24,6 +24,7 @@ use axum::routing::{get, post};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::sync::{OnceCell, broadcast, watch};
+use tokio_util::task::TaskTracker;
 
 use crate::auth::Verifier;
 use crate::config::Secret;
@@ -70,6 +71,8 @@ pub struct AppState {
     pub live: broadcast::Sender<Arc<ServerMsg>>,
     /// Flips to true when sockets must close.
     pub shutdown: watch::Receiver<bool>,
+    /// Every open player socket, so shutdown can wait for their goodbyes.
+    pub sockets: TaskTracker,
     /// Limits.
     pub limits: Limits,
     /// Snapshots, when an object store is configured.
@@ -242,7 +245,12 @@ async fn ws(State(app): State<AppState>, upgrade: WebSocketUpgrade) -> Response 
     upgrade
         .max_message_size(hard)
         .max_frame_size(hard)
-        .on_upgrade(move |socket| connection(app, socket))
+        .on_upgrade(move |socket| {
+            // Upgraded sockets outlive the HTTP server's graceful shutdown;
+            // tracking them lets the process wait for their close frames.
+            let sockets = app.sockets.clone();
+            sockets.track_future(connection(app, socket))
+        })
 }
 
 fn text(msg: &ServerMsg) -> Message {
@@ -310,6 +318,8 @@ impl Bucket {
 }
 
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a closing socket waits for the client's close reply.
+const CLOSE_REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 
 async fn connection(app: AppState, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
@@ -476,6 +486,20 @@ fn event_id(msg: &ServerMsg) -> Option<u64> {
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 type Stream = futures_util::stream::SplitStream<WebSocket>;
 
+/// After our close frame, reads until the client's close reply (the
+/// WebSocket closing handshake), so the connection ends cleanly instead of
+/// being reset under frames the client has not read yet.
+async fn await_close_reply(stream: &mut Stream) {
+    let _ = tokio::time::timeout(CLOSE_REPLY_TIMEOUT, async {
+        while let Some(Ok(frame)) = stream.next().await {
+            if matches!(frame, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 async fn send(sink: &mut Sink, msg: Message) -> bool {
     matches!(
         tokio::time::timeout(SEND_TIMEOUT, sink.send(msg)).await,
@@ -526,12 +550,16 @@ async fn play(
                     return;
                 }
                 Err(broadcast::error::RecvError::Closed) => {
-                    let _ = send(sink, close(close_code::GOING_AWAY, "the server is shutting down")).await;
+                    if send(sink, close(close_code::GOING_AWAY, "the server is shutting down")).await {
+                        await_close_reply(stream).await;
+                    }
                     return;
                 }
             },
             _ = shutdown.changed() => {
-                let _ = send(sink, close(close_code::GOING_AWAY, "the server is shutting down; reconnect and resume")).await;
+                if send(sink, close(close_code::GOING_AWAY, "the server is shutting down; reconnect and resume")).await {
+                    await_close_reply(stream).await;
+                }
                 return;
             }
             frame = stream.next() => {

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::sync::{OnceCell, broadcast, mpsc, watch};
+use tokio_util::task::TaskTracker;
 
 use crate::auth::Verifier;
 use crate::config::{NarratorKind, ServeConfig};
@@ -167,6 +168,7 @@ pub async fn serve_until(
 
     let (live_tx, _) = broadcast::channel(config.client_queue.max(16));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let sockets = TaskTracker::new();
     let engine_cell: Arc<OnceCell<EngineHandle>> = Arc::new(OnceCell::new());
 
     let snapshot_store = match &config.object_store_url {
@@ -212,6 +214,7 @@ pub async fn serve_until(
         verifier,
         live: live_tx.clone(),
         shutdown: shutdown_rx.clone(),
+        sockets: sockets.clone(),
         limits: Limits {
             max_frame_bytes: config.max_frame_bytes,
             chat_per_10s: config.chat_per_10s,
@@ -419,8 +422,17 @@ pub async fn serve_until(
     let _ = shutdown_tx.send(true);
     match tokio::time::timeout(Duration::from_secs(10), http).await {
         Ok(Ok(Err(e))) => tracing::warn!(error = %e, "http server ended with an error"),
-        Err(_) => tracing::warn!("sockets did not close in time"),
+        Err(_) => tracing::warn!("the http server did not stop in time"),
         _ => {}
+    }
+    // Upgraded sockets are not part of the HTTP server's graceful shutdown:
+    // wait for each to send its close frame and hear the reply.
+    sockets.close();
+    if tokio::time::timeout(Duration::from_secs(10), sockets.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(open = sockets.len(), "sockets did not close in time");
     }
     narration_task.abort();
     phase_tx.send_replace(Phase::Stopped);
