@@ -143,8 +143,9 @@ pub struct StripeConfig {
     #[arg(long, env = "STARTALES_STRIPE_API_BASE")]
     pub stripe_api_base: Option<String>,
     /// How long a seat is held for payment with Stripe, minutes (Stripe
-    /// Checkout stays open at least 30).
-    #[arg(long, env = "STARTALES_STRIPE_HOLD_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(30..=1440))]
+    /// Checkout stays open 30 minutes to 24 hours from when it is made, so
+    /// 31 to 1439 leaves room for the request's way there).
+    #[arg(long, env = "STARTALES_STRIPE_HOLD_MINUTES", default_value_t = 35, value_parser = clap::value_parser!(u32).range(31..=1439))]
     pub stripe_hold_minutes: u32,
     /// The Stripe price id of the monthly plan.
     #[arg(long, env = "STARTALES_STRIPE_PRICE_MONTHLY")]

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use crate::accounts::{AccountError, new_id};
 use crate::mail::tell;
+use crate::schedule::Session;
 use crate::store::Store;
 use crate::store::StoreError;
 use crate::store::campaigns::CampaignRow;
@@ -376,7 +377,7 @@ pub async fn leave(
         .await?
         .ok_or(AccountError::NotFound)?;
     if let Some(s) = store.live_seat(campaign_id, me).await? {
-        let refund = refund_for(&c, &s, now);
+        let refund = refund_for(&c, &s, &crate::campaigns::sessions_of(&c)?, now);
         return release(store, provider, s, refund, me, "left the campaign", now)
             .await
             .map(Some);
@@ -457,8 +458,9 @@ pub async fn remove_player(
 }
 
 /// The refund policy: everything before the first session (and for holds
-/// never paid nothing is owed), then the share of sessions not yet started.
-pub fn refund_for(c: &CampaignRow, s: &SeatRow, now: i64) -> i64 {
+/// never paid nothing is owed), then the share of sessions not yet started
+/// (a session under way counts as played), rounded down to the minor unit.
+pub fn refund_for(c: &CampaignRow, s: &SeatRow, sessions: &[Session], now: i64) -> i64 {
     if s.status != "confirmed" {
         return 0;
     }
@@ -467,13 +469,14 @@ pub fn refund_for(c: &CampaignRow, s: &SeatRow, now: i64) -> i64 {
     if now < c.first_session_at || s.refund_offer_until.is_some_and(|until| now < until) {
         return s.price_minor;
     }
-    let total = c.last_session_end - c.first_session_at;
-    if total <= 0 || now >= c.last_session_end {
+    let total = sessions.len();
+    let remaining = sessions.iter().filter(|x| x.starts_at_ms > now).count();
+    if total == 0 || remaining == 0 {
         return 0;
     }
-    // Pro rata by remaining scheduled time, rounded down to the minor unit.
-    let remaining = i128::from(c.last_session_end - now);
-    i64::try_from(i128::from(s.price_minor) * remaining / i128::from(total)).unwrap_or(0)
+    let share = i128::from(s.price_minor) * i128::try_from(remaining).unwrap_or(0)
+        / i128::try_from(total).unwrap_or(1);
+    i64::try_from(share).unwrap_or(0)
 }
 
 /// Gives free seats to the head of the waitlist while it fits, with a new
@@ -680,4 +683,68 @@ pub async fn cancel_campaign(
         }
     }
     Ok(released)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000;
+    const WEEK: i64 = 7 * 24 * HOUR;
+
+    /// Four weekly 3-hour sessions from t = 0.
+    fn four_weeks() -> (CampaignRow, Vec<Session>) {
+        let sessions: Vec<Session> = (0..4)
+            .map(|i| Session {
+                index: i,
+                starts_at_ms: i64::from(i) * WEEK,
+                ends_at_ms: i64::from(i) * WEEK + 3 * HOUR,
+            })
+            .collect();
+        let c = CampaignRow {
+            first_session_at: 0,
+            last_session_end: 3 * WEEK + 3 * HOUR,
+            ..CampaignRow::default()
+        };
+        (c, sessions)
+    }
+
+    fn paid(price: i64) -> SeatRow {
+        SeatRow {
+            status: "confirmed".into(),
+            price_minor: price,
+            ..SeatRow::default()
+        }
+    }
+
+    #[test]
+    fn leaving_refunds_the_share_of_sessions_not_yet_started() {
+        let (c, sessions) = four_weeks();
+        let seat = paid(1199);
+        // Before the first session: everything.
+        assert_eq!(refund_for(&c, &seat, &sessions, -1), 1199);
+        // During the first session it counts as played: three of four left.
+        assert_eq!(refund_for(&c, &seat, &sessions, HOUR), 899);
+        // Between sessions the gap does not count against the player.
+        assert_eq!(refund_for(&c, &seat, &sessions, WEEK - 1), 899);
+        assert_eq!(refund_for(&c, &seat, &sessions, 2 * WEEK + 4 * HOUR), 299);
+        // Once the last session has begun nothing is left to refund.
+        assert_eq!(refund_for(&c, &seat, &sessions, 3 * WEEK), 0);
+        assert_eq!(refund_for(&c, &seat, &sessions, 4 * WEEK), 0);
+    }
+
+    #[test]
+    fn an_open_change_offer_refunds_everything_and_unpaid_holds_nothing() {
+        let (c, sessions) = four_weeks();
+        let mut seat = paid(1199);
+        seat.refund_offer_until = Some(2 * WEEK);
+        assert_eq!(refund_for(&c, &seat, &sessions, WEEK + HOUR), 1199);
+        assert_eq!(refund_for(&c, &seat, &sessions, 2 * WEEK + HOUR), 299);
+        let hold = SeatRow {
+            status: "held".into(),
+            price_minor: 1199,
+            ..SeatRow::default()
+        };
+        assert_eq!(refund_for(&c, &hold, &sessions, -1), 0);
+    }
 }

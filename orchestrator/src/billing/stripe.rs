@@ -21,8 +21,12 @@ use super::{
 };
 use crate::config::Secret;
 
-/// Stripe requires a Checkout Session to stay open at least this long.
-pub const MIN_HOLD_MS: i64 = 30 * 60_000;
+/// Stripe requires a Checkout Session to stay open at least 30 minutes
+/// from when it receives the request; a hold a minute longer leaves room
+/// for the request's way there and its retries.
+pub const MIN_HOLD_MS: i64 = 31 * 60_000;
+/// And at most 24 hours; the same minute of room the other way.
+pub const MAX_HOLD_MS: i64 = (24 * 60 - 1) * 60_000;
 
 /// What the Stripe provider is configured with.
 #[derive(Debug, Clone)]
@@ -67,9 +71,11 @@ struct ObjectRef {
 impl StripeProvider {
     /// A provider talking to Stripe (or `settings.api_base`).
     pub fn new(settings: StripeSettings) -> Result<StripeProvider, ProviderError> {
-        if settings.hold_ms < MIN_HOLD_MS {
+        if !(MIN_HOLD_MS..=MAX_HOLD_MS).contains(&settings.hold_ms) {
             return Err(ProviderError::Refused(
-                "Stripe Checkout stays open at least 30 minutes, so seat holds must too".into(),
+                "Stripe Checkout stays open between 30 minutes and 24 hours, so seat holds \
+                 last 31 to 1439 minutes"
+                    .into(),
             ));
         }
         let mut builder = ClientBuilder::new(settings.secret_key.expose())

@@ -9,7 +9,7 @@ use super::billing::OrderRow;
 use super::{Store, StoreError};
 
 /// A seat.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SeatRow {
     /// Id.
     pub id: String,

@@ -36,7 +36,7 @@ async fn spawn() -> Billing {
                 tolerance_s: 300,
             },
             public_url: "https://play.example".into(),
-            hold_ms: 30 * 60_000,
+            hold_ms: 35 * 60_000,
             plans: vec![
                 Plan {
                     name: "monthly".into(),
@@ -238,9 +238,10 @@ async fn a_seat_hold_opens_a_stripe_checkout_for_the_quoted_price_with_the_order
     assert_eq!(seat["status"], "held");
     let url = j["checkout_url"].as_str().unwrap();
     assert!(url.starts_with("https://checkout.stripe.com/"), "{url}");
-    // Stripe Checkout stays open 30 minutes at least; the hold matches.
+    // Stripe Checkout stays open 30 minutes at least; the hold (35 minutes
+    // here) and the session expire together.
     let expires = seat["hold_expires_at"].as_i64().unwrap();
-    assert_eq!(expires, b.now() + 30 * 60_000);
+    assert_eq!(expires, b.now() + 35 * 60_000);
 
     let sessions = b.stripe.seen("/v1/checkout/sessions");
     assert_eq!(sessions.len(), 1);
@@ -398,7 +399,7 @@ async fn a_payment_after_the_hold_lapsed_and_the_seat_went_on_is_refunded_at_onc
     let (id, [ann, _, _]) = b.full_with_one_waiting().await;
     let ann_order = b.payment(&ann).await;
     // Ann's hold runs out unpaid; Cyd moves up with a hold and a checkout.
-    b.app.advance_ms(30 * 60_000 + 1);
+    b.app.advance_ms(35 * 60_000 + 1);
     // Access tokens last 15 minutes: log in again.
     let (ann, bob, cyd) = (
         b.app.log_in("ann").await.0,
