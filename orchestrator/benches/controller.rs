@@ -1,8 +1,10 @@
 //! Reconciling 10,000 GameServers against a mocked API server that
-//! answers at once: first as new resources (finalizer, pod by server-side
-//! apply, status: four requests each), then in steady state (their pods
-//! ready: a read and a status patch). Prints wall time and the process's
-//! CPU time. Run with `cargo bench -p orchestrator --bench controller`.
+//! answers at once: first as new resources (their pods listed, no warm
+//! server free, finalizer, pod by server-side apply, status: five
+//! requests each), then in steady state (their pods ready: a list, the
+//! server's own `/status` over HTTP from a local stand-in, a status patch).
+//! Prints wall time and the process's CPU time. Run with
+//! `cargo bench -p orchestrator --bench controller`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -77,23 +79,38 @@ fn api(ready: bool) -> kube::Client {
     tokio::spawn(async move {
         while let Some((req, send)) = handle.next_request().await {
             let path = req.uri().path().to_string();
+            let query = req.uri().query().unwrap_or_default().to_string();
             let name = path.rsplit('/').next().unwrap_or_default().to_string();
-            let reply = match (req.method().as_str(), path.contains("/pods/")) {
-                ("GET", true) if ready => {
-                    let i: usize = name.trim_start_matches("gs-c").parse().unwrap_or(0);
-                    let mut p = desired_pod(&server(i, true), &PodSettings::default());
-                    p.status = serde_json::from_value(json!({
-                        "phase": "Running", "podIP": "10.0.0.1",
-                        "conditions": [{"type": "Ready", "status": "True"}]}))
-                    .ok();
-                    answer(200, &serde_json::to_value(p).unwrap_or_default())
+            let reply = match (req.method().as_str(), path.as_str()) {
+                ("GET", "/api/v1/namespaces/default/pods") => {
+                    // A campaign's pods by label, or the unclaimed warm ones.
+                    let campaign = query
+                        .split("campaign%3D")
+                        .nth(1)
+                        .map(|c| c.split('&').next().unwrap_or_default().to_string());
+                    let items = match campaign {
+                        Some(c) if ready => {
+                            let i: usize = c.trim_start_matches('c').parse().unwrap_or(0);
+                            let mut p = desired_pod(&server(i, true), &PodSettings::default());
+                            p.status = serde_json::from_value(json!({
+                                "phase": "Running", "podIP": "127.0.0.1",
+                                "conditions": [{"type": "Ready", "status": "True"}]}))
+                            .ok();
+                            vec![serde_json::to_value(p).unwrap_or_default()]
+                        }
+                        _ => vec![],
+                    };
+                    answer(
+                        200,
+                        &json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items}),
+                    )
                 }
-                ("GET", true) => answer(
-                    404,
-                    &json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
-                            "status": "Failure", "reason": "NotFound", "code": 404}),
+                ("GET", p) if p.contains("/secrets/") => answer(
+                    200,
+                    &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+                            "data": {"adminToken": "c2VjcmV0"}}),
                 ),
-                ("PATCH", true) => answer(
+                ("PATCH", p) if p.contains("/pods/") => answer(
                     200,
                     &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}}),
                 ),
@@ -117,13 +134,32 @@ fn api(ready: bool) -> kube::Client {
     kube::Client::new(service, "default")
 }
 
+/// A stand-in for every running game server's `/status`.
+async fn game_servers() -> u16 {
+    let app = axum::Router::new().route(
+        "/status",
+        axum::routing::get(|| async {
+            axum::Json(json!({"phase": "joinable", "players_online": 4,
+                              "last_snapshot": {"key": "k", "state_hash": "h"}}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
+
 async fn pass(label: &str, ready: bool) {
-    let ctx = Arc::new(Context::new(
+    let mut ctx = Context::new(
         api(ready),
         PodSettings::default(),
         None,
         ControllerMetrics::new(&prometheus::Registry::new()),
-    ));
+    );
+    ctx.game_port = game_servers().await;
+    let ctx = Arc::new(ctx);
     let servers: Vec<Arc<GameServer>> = (0..SERVERS).map(|i| Arc::new(server(i, ready))).collect();
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
     let failures = futures_util::stream::iter(servers)

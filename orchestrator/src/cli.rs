@@ -289,7 +289,11 @@ async fn runtime_for(
             s3_endpoint: s.s3_endpoint.clone(),
             s3_region: s.s3_region.clone(),
             s3_credentials_secret: s.s3_credentials_secret.clone(),
-            resources: None,
+            resources: Some(crate::runtime::kubernetes::resources(
+                &s.game_server_cpu,
+                &s.game_server_memory,
+                &s.game_server_memory_limit,
+            )),
         },
     );
     let identity = s
@@ -313,33 +317,18 @@ async fn runtime_for(
         secret_name: s.game_server_secret.clone(),
         ..crate::controller::PodSettings::default()
     };
-    let mut rx = leading.clone();
-    // The controller runs only while this replica holds the lease.
-    let supervisor = tokio::spawn(async move {
-        let mut running: Option<tokio::task::JoinHandle<()>> = None;
-        loop {
-            let lead = *rx.borrow_and_update();
-            match (lead, running.is_some()) {
-                (true, false) => {
-                    running = Some(tokio::spawn(crate::controller::run::run(
-                        client.clone(),
-                        pod_settings.clone(),
-                        controller_metrics.clone(),
-                        Some(identity.clone()),
-                    )));
-                }
-                (false, true) => {
-                    if let Some(t) = running.take() {
-                        t.abort();
-                    }
-                }
-                _ => {}
-            }
-            if rx.changed().await.is_err() {
-                break;
-            }
-        }
-    });
+    // The controllers run only while this replica holds the lease.
+    let supervisor = tokio::spawn(crate::controller::lease::while_leading(
+        leading.clone(),
+        move || {
+            tokio::spawn(crate::controller::run::run(
+                client.clone(),
+                pod_settings.clone(),
+                controller_metrics.clone(),
+                Some(identity.clone()),
+            ))
+        },
+    ));
     Ok((
         std::sync::Arc::new(runtime),
         leading,

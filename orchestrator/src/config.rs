@@ -206,6 +206,15 @@ pub struct SessionConfig {
     /// Secret with the game servers' S3 credentials (kubernetes).
     #[arg(long, env = "STARTALES_S3_CREDENTIALS_SECRET")]
     pub s3_credentials_secret: Option<String>,
+    /// CPU each game server requests (kubernetes; a Kubernetes quantity).
+    #[arg(long, env = "STARTALES_GAME_SERVER_CPU", default_value = "100m", value_parser = quantity)]
+    pub game_server_cpu: String,
+    /// Memory each game server requests (kubernetes).
+    #[arg(long, env = "STARTALES_GAME_SERVER_MEMORY", default_value = "64Mi", value_parser = quantity)]
+    pub game_server_memory: String,
+    /// Memory each game server may use at most (kubernetes).
+    #[arg(long, env = "STARTALES_GAME_SERVER_MEMORY_LIMIT", default_value = "256Mi", value_parser = quantity)]
+    pub game_server_memory_limit: String,
     /// Secret with the game servers' `adminToken` and `joinPublicKey`.
     #[arg(
         long,
@@ -231,6 +240,42 @@ impl SessionConfig {
         crate::scheduler::decide::Timing {
             lead_ms: i64::from(self.warmup_minutes) * 60_000,
             grace_ms: i64::from(self.grace_minutes) * 60_000,
+        }
+    }
+}
+
+/// Checks a Kubernetes resource quantity (`100m`, `64Mi`, `1.5`, `2G`).
+fn quantity(s: &str) -> Result<String, String> {
+    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let suffix = &s[digits.len()..];
+    let number_ok = !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && digits.chars().filter(|c| *c == '.').count() <= 1
+        && digits.chars().any(|c| c.is_ascii_digit());
+    let suffix_ok = [
+        "", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+    ]
+    .contains(&suffix);
+    if number_ok && suffix_ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a Kubernetes quantity (for example 100m, 0.5, 64Mi, 1Gi)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantity;
+
+    #[test]
+    fn kubernetes_quantities_are_checked() {
+        for ok in ["100m", "0.5", "64Mi", "1Gi", "2", "1.5G"] {
+            assert_eq!(quantity(ok).as_deref(), Ok(ok));
+        }
+        for bad in ["", "Mi", "64mb", "1..5", "-1", "lots"] {
+            assert!(quantity(bad).is_err(), "{bad:?}");
         }
     }
 }

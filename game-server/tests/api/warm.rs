@@ -130,3 +130,100 @@ async fn a_warm_server_waits_unready_then_becomes_the_assigned_campaign_in_place
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn a_warm_server_restarted_after_its_assignment_comes_back_as_the_campaigns_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // As in a pod: the data dir and the join key come from the host.
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_game-server"))
+            .arg("warm")
+            .env("GS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("GS_ADMIN_TOKEN", "warm-admin-token")
+            .env("GS_DATA_DIR", dir.path())
+            .env("GS_JOIN_PUBLIC_KEY", &keys.public)
+            .env("GS_TICK_MS", "200")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let wait_for = |path: &'static str, ok: fn(u16) -> bool| {
+        let (http, url) = (http.clone(), format!("{base}{path}"));
+        async move {
+            for _ in 0..600 {
+                if let Ok(r) = http.get(&url).send().await
+                    && ok(r.status().as_u16())
+                {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            false
+        }
+    };
+    let mut child = start();
+    assert!(wait_for("/healthz", |s| s == 200).await);
+    let opts = Opts::new(dir.path());
+    // Another data dir than its own is refused: the kept assignment must
+    // be where a restart looks for it.
+    let elsewhere = http
+        .post(format!("{base}/assign"))
+        .bearer_auth("warm-admin-token")
+        .json(&json!({"env": {"GS_CAMPAIGN_ID": "kept", "GS_SEED": "9",
+                              "GS_SETTINGS": opts.settings(), "GS_DATA_DIR": "/tmp/elsewhere"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 422);
+    let assigned = http
+        .post(format!("{base}/assign"))
+        .bearer_auth("warm-admin-token")
+        .json(&json!({"env": {"GS_CAMPAIGN_ID": "kept", "GS_SEED": "9",
+                              "GS_SETTINGS": opts.settings()}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assigned.status(), 202);
+    assert!(wait_for("/readyz", |s| s == 200).await, "never joinable");
+    // The container dies and its pod starts it again, warm.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut child = start();
+    assert!(
+        wait_for("/readyz", |s| s == 200).await,
+        "not back as the campaign"
+    );
+    let status: Value = http
+        .get(format!("{base}/status"))
+        .bearer_auth("warm-admin-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["phase"], "joinable", "{status}");
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    ws.send(Message::text(
+        json!({"type": "hello", "version": 1,
+               "token": keys.token_with("kept", "alice", Role::Player, 600)})
+        .to_string(),
+    ))
+    .await
+    .unwrap();
+    let first = ws.next().await.unwrap().unwrap();
+    let v: Value = serde_json::from_str(first.to_text().unwrap()).unwrap();
+    assert_eq!(v["campaign"], "kept", "{v}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

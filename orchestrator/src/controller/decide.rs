@@ -14,6 +14,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Resource;
 use sha2::{Digest, Sha256};
 
+use super::pool::WarmPod;
 use super::resources::{DesiredState, GameServer, GameServerStatus, Phase};
 use crate::pricing::LlmTier;
 
@@ -76,14 +77,23 @@ pub struct ObservedPod {
 }
 
 /// Everything observed about one GameServer.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Observed {
     /// Its pod, if any.
     pub pod: Option<ObservedPod>,
+    /// Further live pods it owns (a pod left over from a race); they go.
+    pub surplus: Vec<String>,
+    /// A warm pool server it can take, looked for only when it needs a
+    /// pod and has none.
+    pub warm: Option<WarmPod>,
     /// Whether the final snapshot (before deletion) has been confirmed.
     pub final_snapshot_taken: bool,
     /// Players online, as the server reports it.
     pub players: u32,
+    /// The newest snapshot's key, as the running server reports it.
+    pub last_snapshot: Option<String>,
+    /// The state hash at that snapshot.
+    pub state_hash: Option<String>,
 }
 
 /// Something the kube loop must do.
@@ -93,6 +103,9 @@ pub enum Action {
     AddFinalizer,
     /// Server-side apply this pod.
     ApplyPod(Box<Pod>),
+    /// Take this warm pool server: claim its pod, then assign it the
+    /// campaign (it restores or generates the world in place).
+    TakeWarm(String),
     /// Delete the named pod (gracefully: the server snapshots on SIGTERM).
     DeletePod(String),
     /// Ask the running server for a snapshot now.
@@ -171,7 +184,7 @@ pub fn pod_name(gs: &GameServer) -> String {
     format!("gs-{}", gs.metadata.name.as_deref().unwrap_or_default())
 }
 
-fn env(name: &str, value: &str) -> EnvVar {
+pub(super) fn env(name: &str, value: &str) -> EnvVar {
     EnvVar {
         name: name.to_string(),
         value: Some(value.to_string()),
@@ -179,7 +192,7 @@ fn env(name: &str, value: &str) -> EnvVar {
     }
 }
 
-fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
+pub(super) fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
     EnvVar {
         name: name.to_string(),
         value_from: Some(EnvVarSource {
@@ -204,6 +217,69 @@ fn probe(path: &str, period: i32) -> Probe {
         period_seconds: Some(period),
         ..Probe::default()
     }
+}
+
+/// The one container of a game-server pod running `command` (`serve` or
+/// `warm`), with its data volume, probes and grace period.
+pub(super) fn server_pod_spec(
+    image: &str,
+    command: &str,
+    env: Vec<EnvVar>,
+    resources: Option<k8s_openapi::api::core::v1::ResourceRequirements>,
+    settings: &PodSettings,
+) -> PodSpec {
+    PodSpec {
+        containers: vec![Container {
+            name: "game-server".to_string(),
+            image: Some(image.to_string()),
+            args: Some(vec![command.to_string()]),
+            env: Some(env),
+            ports: Some(vec![ContainerPort {
+                name: Some("play".to_string()),
+                container_port: GAME_PORT,
+                ..ContainerPort::default()
+            }]),
+            // Ready means joinable: a warm server is alive but not ready
+            // until it serves a campaign.
+            readiness_probe: Some(probe("/readyz", 2)),
+            liveness_probe: Some(probe("/healthz", 10)),
+            resources,
+            volume_mounts: Some(vec![VolumeMount {
+                name: "data".to_string(),
+                mount_path: "/data".to_string(),
+                ..VolumeMount::default()
+            }]),
+            ..Container::default()
+        }],
+        volumes: Some(vec![Volume {
+            name: "data".to_string(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        }]),
+        termination_grace_period_seconds: Some(settings.termination_grace_seconds),
+        restart_policy: Some("Always".to_string()),
+        ..PodSpec::default()
+    }
+}
+
+/// A short hash of a pod spec, kept in the [`TEMPLATE_HASH`] annotation.
+pub(super) fn template_hash(spec: &PodSpec) -> String {
+    let hash = hex::encode(Sha256::digest(serde_json::to_vec(spec).unwrap_or_default()));
+    hash[..16].to_string()
+}
+
+/// The labels of every game-server pod the controller makes.
+pub(super) fn server_labels() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "app.kubernetes.io/name".to_string(),
+            "game-server".to_string(),
+        ),
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            "startales-orchestrator".to_string(),
+        ),
+    ])
 }
 
 /// The pod a GameServer should have, with its template hash annotation.
@@ -234,59 +310,22 @@ pub fn desired_pod(gs: &GameServer, settings: &PodSettings) -> Pod {
             "secretAccessKey",
         ));
     }
-    let pod_spec = PodSpec {
-        containers: vec![Container {
-            name: "game-server".to_string(),
-            image: Some(spec.image.clone()),
-            args: Some(vec!["serve".to_string()]),
-            env: Some(env_vars),
-            ports: Some(vec![ContainerPort {
-                name: Some("play".to_string()),
-                container_port: GAME_PORT,
-                ..ContainerPort::default()
-            }]),
-            readiness_probe: Some(probe("/readyz", 2)),
-            liveness_probe: Some(probe("/healthz", 10)),
-            resources: spec.resources.clone(),
-            volume_mounts: Some(vec![VolumeMount {
-                name: "data".to_string(),
-                mount_path: "/data".to_string(),
-                ..VolumeMount::default()
-            }]),
-            ..Container::default()
-        }],
-        volumes: Some(vec![Volume {
-            name: "data".to_string(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
-            ..Volume::default()
-        }]),
-        termination_grace_period_seconds: Some(settings.termination_grace_seconds),
-        restart_policy: Some("Always".to_string()),
-        ..PodSpec::default()
-    };
-    let hash = hex::encode(Sha256::digest(
-        serde_json::to_vec(&pod_spec).unwrap_or_default(),
-    ));
-    let labels = BTreeMap::from([
-        (
-            "app.kubernetes.io/name".to_string(),
-            "game-server".to_string(),
-        ),
-        (
-            "app.kubernetes.io/managed-by".to_string(),
-            "startales-orchestrator".to_string(),
-        ),
-        (CAMPAIGN_LABEL.to_string(), spec.campaign_id.clone()),
-    ]);
+    let pod_spec = server_pod_spec(
+        &spec.image,
+        "serve",
+        env_vars,
+        spec.resources.clone(),
+        settings,
+    );
+    let hash = template_hash(&pod_spec);
+    let mut labels = server_labels();
+    labels.insert(CAMPAIGN_LABEL.to_string(), spec.campaign_id.clone());
     Pod {
         metadata: ObjectMeta {
             name: Some(pod_name(gs)),
             namespace: gs.metadata.namespace.clone(),
             labels: Some(labels),
-            annotations: Some(BTreeMap::from([(
-                TEMPLATE_HASH.to_string(),
-                hash[..16].to_string(),
-            )])),
+            annotations: Some(BTreeMap::from([(TEMPLATE_HASH.to_string(), hash)])),
             owner_references: gs.controller_owner_ref(&()).map(|r| vec![r]),
             ..ObjectMeta::default()
         },
@@ -328,6 +367,15 @@ fn merge_conditions(old: &[Condition], new: Vec<Condition>) -> Vec<Condition> {
         .collect()
 }
 
+/// Whether a GameServer should have a running server now (so the loop
+/// knows when to look for a warm one).
+pub fn wants_pod(gs: &GameServer) -> bool {
+    gs.metadata.deletion_timestamp.is_none()
+        && gs.spec.desired_state == DesiredState::Running
+        && !gs.spec.suspend
+        && validate(gs).is_ok()
+}
+
 /// Decides what to do for one GameServer. `now` stamps conditions.
 pub fn decide(
     gs: &GameServer,
@@ -354,7 +402,11 @@ pub fn decide(
                 requeue: Duration::from_secs(300),
             };
         }
-        let mut actions = Vec::new();
+        let mut actions: Vec<Action> = observed
+            .surplus
+            .iter()
+            .map(|p| Action::DeletePod(p.clone()))
+            .collect();
         match pod {
             Some(p) if !p.terminating => {
                 let serving = matches!(p.state, PodState::Running { ready: true });
@@ -366,7 +418,8 @@ pub fn decide(
                 actions.push(Action::DeletePod(p.name.clone()));
             }
             Some(_) => {}
-            None => actions.push(Action::RemoveFinalizer),
+            None if observed.surplus.is_empty() => actions.push(Action::RemoveFinalizer),
+            None => {}
         }
         return Decision {
             actions,
@@ -379,6 +432,12 @@ pub fn decide(
     if !has_finalizer {
         actions.push(Action::AddFinalizer);
     }
+    actions.extend(
+        observed
+            .surplus
+            .iter()
+            .map(|p| Action::DeletePod(p.clone())),
+    );
     let mut status = GameServerStatus {
         players: 0,
         ready: false,
@@ -434,9 +493,19 @@ pub fn decide(
 
     match (wanted, pod) {
         (true, None) => {
-            actions.push(Action::ApplyPod(Box::new(desired)));
+            // A warm server is already started: taking one skips the wait
+            // for a pod to be scheduled and its image to start.
+            match &observed.warm {
+                Some(w) => {
+                    actions.push(Action::TakeWarm(w.name.clone()));
+                    status.pod = Some(w.name.clone());
+                }
+                None => {
+                    actions.push(Action::ApplyPod(Box::new(desired)));
+                    status.pod = Some(pod_name(gs));
+                }
+            }
             status.phase = Phase::Starting;
-            status.pod = Some(pod_name(gs));
             requeue = Duration::from_secs(2);
         }
         (_, Some(p)) if p.terminating => {
@@ -469,6 +538,10 @@ pub fn decide(
             };
             status.address = p.ip.as_ref().map(|ip| format!("{ip}:{GAME_PORT}"));
             status.players = if ready { observed.players } else { 0 };
+            if ready && observed.last_snapshot.is_some() {
+                status.last_snapshot = observed.last_snapshot.clone();
+                status.state_hash = observed.state_hash.clone();
+            }
             if ready
                 && gs.spec.snapshot_request.is_some()
                 && gs.spec.snapshot_request != previous.handled_snapshot_request
@@ -854,6 +927,8 @@ mod tests {
             Some((PodState::Failed, false, true)),
             Some((PodState::Succeeded, false, true)),
         ];
+        let warm = crate::controller::pool::tests::warm_pod_for(&server(), "pool-a1");
+        let mut seen = 0;
         for desired in [DesiredState::Running, DesiredState::Stopped] {
             for suspend in [false, true] {
                 for deleting in [false, true] {
@@ -861,92 +936,43 @@ mod tests {
                         for snapshot_taken in [false, true] {
                             for request in [None, Some("r1")] {
                                 for state in states {
-                                    let mut gs = server();
-                                    gs.spec.desired_state = desired;
-                                    gs.spec.suspend = suspend;
-                                    gs.spec.snapshot_request = request.map(String::from);
-                                    if deleting {
-                                        gs.metadata.deletion_timestamp = Some(Time(now()));
-                                    }
-                                    if !finalizer {
-                                        gs.metadata.finalizers = None;
-                                    }
-                                    let observed = Observed {
-                                        pod: state.map(|(s, terminating, fresh)| {
-                                            let mut p = pod(&gs, s);
-                                            p.terminating = terminating;
-                                            if !fresh {
-                                                p.template_hash = Some("stale".into());
+                                    for warm in [None, Some(warm.clone())] {
+                                        for surplus in [false, true] {
+                                            let mut gs = server();
+                                            gs.spec.desired_state = desired;
+                                            gs.spec.suspend = suspend;
+                                            gs.spec.snapshot_request = request.map(String::from);
+                                            if deleting {
+                                                gs.metadata.deletion_timestamp = Some(Time(now()));
                                             }
-                                            p
-                                        }),
-                                        final_snapshot_taken: snapshot_taken,
-                                        players: 3,
-                                    };
-                                    let d = run(&gs, observed.clone());
-                                    let ctx = format!(
-                                        "{desired:?} suspend={suspend} deleting={deleting} finalizer={finalizer} taken={snapshot_taken} {request:?} {state:?}: {:?}",
-                                        d.actions
-                                    );
-                                    let applies =
-                                        d.actions.iter().any(|a| matches!(a, Action::ApplyPod(_)));
-                                    let deletes =
-                                        d.actions.iter().any(|a| matches!(a, Action::DeletePod(_)));
-                                    let wanted = desired == DesiredState::Running && !suspend;
-                                    assert!(!(applies && deletes), "{ctx}");
-                                    if applies {
-                                        assert!(
-                                            wanted && !deleting && observed.pod.is_none(),
-                                            "{ctx}"
-                                        );
-                                    }
-                                    if deletes {
-                                        assert!(
-                                            observed.pod.as_ref().is_some_and(|p| !p.terminating),
-                                            "{ctx}"
-                                        );
-                                    }
-                                    if d.actions.contains(&Action::RemoveFinalizer) {
-                                        assert!(
-                                            deleting && finalizer && observed.pod.is_none(),
-                                            "{ctx}"
-                                        );
-                                    }
-                                    if d.actions.contains(&Action::AddFinalizer) {
-                                        assert!(!deleting && !finalizer, "{ctx}");
-                                        assert_eq!(d.actions[0], Action::AddFinalizer, "{ctx}");
-                                    }
-                                    if d.actions.contains(&Action::RequestSnapshot) {
-                                        assert!(
-                                            matches!(
-                                                observed.pod.as_ref().map(|p| p.state),
-                                                Some(PodState::Running { ready: true })
-                                            ),
-                                            "{ctx}"
-                                        );
-                                    }
-                                    if deleting {
-                                        assert!(d.status.is_none(), "{ctx}");
-                                        if finalizer
-                                            && observed.pod.as_ref().is_some_and(|p| !p.terminating)
-                                        {
-                                            assert!(deletes, "deletion must remove the pod: {ctx}");
-                                        }
-                                    } else {
-                                        let s = d.status.as_ref().unwrap();
-                                        assert_eq!(s.observed_generation, Some(3), "{ctx}");
-                                        assert_eq!(s.ready, s.phase == Phase::Running, "{ctx}");
-                                        if !wanted {
-                                            assert!(!s.ready, "{ctx}");
-                                            assert!(
-                                                matches!(
-                                                    s.phase,
-                                                    Phase::Draining
-                                                        | Phase::Stopped
-                                                        | Phase::Suspended
-                                                ),
-                                                "{ctx}"
+                                            if !finalizer {
+                                                gs.metadata.finalizers = None;
+                                            }
+                                            let observed = Observed {
+                                                pod: state.map(|(s, terminating, fresh)| {
+                                                    let mut p = pod(&gs, s);
+                                                    p.terminating = terminating;
+                                                    if !fresh {
+                                                        p.template_hash = Some("stale".into());
+                                                    }
+                                                    p
+                                                }),
+                                                surplus: if surplus {
+                                                    vec!["gs-c42-old".into()]
+                                                } else {
+                                                    vec![]
+                                                },
+                                                warm: warm.clone(),
+                                                final_snapshot_taken: snapshot_taken,
+                                                players: 3,
+                                                last_snapshot: None,
+                                                state_hash: None,
+                                            };
+                                            check_invariants(
+                                                &gs, &observed, desired, suspend, deleting,
+                                                finalizer,
                                             );
+                                            seen += 1;
                                         }
                                     }
                                 }
@@ -954,6 +980,98 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+        assert_eq!(seen, 2 * 2 * 2 * 2 * 2 * 2 * 8 * 2 * 2);
+    }
+
+    fn check_invariants(
+        gs: &GameServer,
+        observed: &Observed,
+        desired: DesiredState,
+        suspend: bool,
+        deleting: bool,
+        finalizer: bool,
+    ) {
+        let d = run(gs, observed.clone());
+        let ctx = format!(
+            "{desired:?} suspend={suspend} deleting={deleting} finalizer={finalizer} {observed:?}: {:?}",
+            d.actions
+        );
+        let main = observed.pod.as_ref().map(|p| p.name.clone());
+        let applies = d.actions.iter().any(|a| matches!(a, Action::ApplyPod(_)));
+        let takes = d.actions.iter().any(|a| matches!(a, Action::TakeWarm(_)));
+        let deletes_main = d
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::DeletePod(n) if Some(n) == main.as_ref()));
+        let wanted = desired == DesiredState::Running && !suspend;
+        // At most one way to get a server, and never while removing one.
+        assert!(!(applies && takes), "{ctx}");
+        assert!(!((applies || takes) && deletes_main), "{ctx}");
+        if applies || takes {
+            assert!(wanted && !deleting && observed.pod.is_none(), "{ctx}");
+        }
+        // A warm server is taken whenever one is offered and a pod is due.
+        assert_eq!(
+            takes,
+            wanted && !deleting && observed.pod.is_none() && observed.warm.is_some(),
+            "{ctx}"
+        );
+        if deletes_main {
+            assert!(
+                observed.pod.as_ref().is_some_and(|p| !p.terminating),
+                "{ctx}"
+            );
+        }
+        // Leftover pods always go (once the finalizer is in place or the
+        // object is on its way out with it).
+        if !deleting || finalizer {
+            for extra in &observed.surplus {
+                assert!(
+                    d.actions.contains(&Action::DeletePod(extra.clone())),
+                    "{ctx}"
+                );
+            }
+        }
+        if d.actions.contains(&Action::RemoveFinalizer) {
+            assert!(deleting && finalizer && observed.pod.is_none(), "{ctx}");
+        }
+        if d.actions.contains(&Action::AddFinalizer) {
+            assert!(!deleting && !finalizer, "{ctx}");
+            assert_eq!(d.actions[0], Action::AddFinalizer, "{ctx}");
+        }
+        if d.actions.contains(&Action::RequestSnapshot) {
+            assert!(
+                matches!(
+                    observed.pod.as_ref().map(|p| p.state),
+                    Some(PodState::Running { ready: true })
+                ),
+                "{ctx}"
+            );
+        }
+        if deleting {
+            assert!(d.status.is_none(), "{ctx}");
+            if finalizer && observed.pod.as_ref().is_some_and(|p| !p.terminating) {
+                assert!(deletes_main, "deletion must remove the pod: {ctx}");
+            }
+        } else {
+            let s = d.status.as_ref().unwrap();
+            assert_eq!(s.observed_generation, Some(3), "{ctx}");
+            assert_eq!(s.ready, s.phase == Phase::Running, "{ctx}");
+            if takes {
+                assert_eq!(
+                    s.pod,
+                    observed.warm.as_ref().map(|w| w.name.clone()),
+                    "{ctx}"
+                );
+            }
+            if !wanted {
+                assert!(!s.ready, "{ctx}");
+                assert!(
+                    matches!(s.phase, Phase::Draining | Phase::Stopped | Phase::Suspended),
+                    "{ctx}"
+                );
             }
         }
     }

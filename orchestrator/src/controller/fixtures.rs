@@ -9,8 +9,13 @@ use kube::client::Body;
 use serde_json::{Value, json};
 use tower_test::mock::Handle;
 
+use std::sync::{Arc, Mutex};
+
 use super::decide::{FINALIZER, PodSettings, desired_pod};
-use super::resources::{DesiredState, GameServer, GameServerSpec, SnapshotLocation};
+use super::pool::warm_pod;
+use super::resources::{
+    DesiredState, GameServer, GameServerPool, GameServerSpec, SnapshotLocation,
+};
 
 /// The mocked API server's side.
 pub type ApiHandle = Handle<Request<Body>, Response<Body>>;
@@ -73,6 +78,97 @@ pub fn pod(gs: &GameServer, phase: &str, ip: &str) -> Pod {
         ..PodStatus::default()
     });
     p
+}
+
+/// The API server's answer to a list of pods.
+pub fn pod_list(pods: &[Pod]) -> Value {
+    json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"},
+           "items": pods})
+}
+
+/// A member of `pool` named `name` at `ip`, its warm server started or not.
+pub fn warm_member(pool: &GameServerPool, name: &str, ip: &str, started: bool) -> Pod {
+    let mut p = warm_pod(pool, &PodSettings::default());
+    p.metadata.name = Some(name.into());
+    p.metadata.generate_name = None;
+    p.metadata.resource_version = Some("17".into());
+    p.status = Some(PodStatus {
+        phase: Some("Running".into()),
+        pod_ip: Some(ip.into()),
+        container_statuses: Some(vec![k8s_openapi::api::core::v1::ContainerStatus {
+            name: "game-server".into(),
+            started: Some(started),
+            state: Some(k8s_openapi::api::core::v1::ContainerState {
+                running: Some(k8s_openapi::api::core::v1::ContainerStateRunning::default()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]),
+        ..PodStatus::default()
+    });
+    p
+}
+
+/// A request a fake game server got: method, path, authorization, body.
+pub type GameServerCall = (String, String, String, Value);
+
+/// A fake game server on 127.0.0.1 answering `/status` (3 players, a
+/// snapshot), `/snapshot` and `/assign` (with `assign_status`); returns
+/// its port and the requests it got.
+pub async fn fake_game_server(assign_status: u16) -> (u16, Arc<Mutex<Vec<GameServerCall>>>) {
+    use axum::extract::Request as AxumRequest;
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let log = calls.clone();
+    let app = axum::Router::new().fallback(move |req: AxumRequest| {
+        let log = log.clone();
+        async move {
+            let method = req.method().to_string();
+            let path = req.uri().path().to_string();
+            let auth = req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let bytes = axum::body::to_bytes(req.into_body(), 1 << 20)
+                .await
+                .unwrap_or_default();
+            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            log.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((method, path.clone(), auth, body));
+            let (status, answer) = match path.as_str() {
+                "/status" => (
+                    200,
+                    json!({"phase": "joinable", "players_online": 3,
+                           "last_snapshot": {"key": "snapshots/c42/0007.db.zst",
+                                             "state_hash": "abc123"}}),
+                ),
+                "/snapshot" => (200, json!({"key": "snap"})),
+                "/assign" => (assign_status, json!({"status": "assigned"})),
+                _ => (404, json!({})),
+            };
+            (
+                axum::http::StatusCode::from_u16(status)
+                    .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+                axum::Json(answer),
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("binding a fake game server: {e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (port, calls)
+}
+
+/// The game servers' Secret as the API server returns it (admin token
+/// `secret-admin`).
+pub fn game_server_secret() -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret",
+           "metadata": {"name": "startales-game-server"},
+           "data": {"adminToken": "c2VjcmV0LWFkbWlu"}})
 }
 
 /// The API server's answer for a missing object.

@@ -140,6 +140,33 @@ pub async fn keep(api: Api<Lease>, s: LeaseSettings, leading: watch::Sender<bool
     }
 }
 
+/// Runs what `start` spawns only while `leading` is true: started when
+/// leadership comes, aborted the moment it goes (so a replica that lost
+/// the lease stops writing at once), started again if it comes back.
+/// Returns when the sender of `leading` is gone.
+pub async fn while_leading<F>(mut leading: watch::Receiver<bool>, start: F)
+where
+    F: Fn() -> tokio::task::JoinHandle<()>,
+{
+    let mut running: Option<tokio::task::JoinHandle<()>> = None;
+    loop {
+        let lead = *leading.borrow_and_update();
+        match (lead, running.take()) {
+            (true, None) => running = Some(start()),
+            (true, Some(t)) if t.is_finished() => running = Some(start()),
+            (true, Some(t)) => running = Some(t),
+            (false, Some(t)) => t.abort(),
+            (false, None) => {}
+        }
+        if leading.changed().await.is_err() {
+            break;
+        }
+    }
+    if let Some(t) = running {
+        t.abort();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +290,138 @@ mod tests {
         let leases: Api<Lease> = Api::namespaced(client, "default");
         assert!(!round(&leases, &settings(), now()).await);
         server.await.unwrap();
+    }
+
+    fn ours(renewed: &str, version: &str) -> serde_json::Value {
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "startales-controller", "resourceVersion": version},
+            "spec": {"holderIdentity": "orchestrator-0", "leaseDurationSeconds": 15,
+                     "renewTime": renewed, "leaseTransitions": 1}})
+    }
+
+    #[tokio::test]
+    async fn a_leader_renews_with_a_compare_and_swap_and_keeps_leading() {
+        let (client, mut api) = mock_client();
+        let server = tokio::spawn(async move {
+            expect(
+                &mut api,
+                "GET",
+                LEASE,
+                200,
+                ours("2026-11-23T11:59:55.000000Z", "9"),
+            )
+            .await;
+            let put = expect(
+                &mut api,
+                "PUT",
+                LEASE,
+                200,
+                ours("2026-11-23T12:00:00.000000Z", "10"),
+            )
+            .await;
+            assert_eq!(put.body["metadata"]["resourceVersion"], "9");
+            assert_eq!(
+                put.body["spec"]["leaseTransitions"], 1,
+                "a renewal is no transition"
+            );
+            assert_eq!(put.body["spec"]["renewTime"], "2026-11-23T12:00:00.000000Z");
+        });
+        let leases: Api<Lease> = Api::namespaced(client, "default");
+        assert!(round(&leases, &settings(), now()).await);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_leader_loses_the_lease_when_another_took_it_its_renewal_conflicts_or_the_api_fails()
+    {
+        let (client, mut api) = mock_client();
+        let server = tokio::spawn(async move {
+            // We stalled past the lease; another replica holds it now.
+            expect(&mut api, "GET", LEASE, 200, json!({"apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease", "metadata": {"name": "startales-controller", "resourceVersion": "12"},
+                "spec": {"holderIdentity": "orchestrator-1", "leaseDurationSeconds": 15,
+                         "renewTime": "2026-11-23T11:59:59.000000Z"}})).await;
+            // Our renewal raced another writer.
+            expect(
+                &mut api,
+                "GET",
+                LEASE,
+                200,
+                ours("2026-11-23T11:59:55.000000Z", "13"),
+            )
+            .await;
+            expect(
+                &mut api,
+                "PUT",
+                LEASE,
+                409,
+                conflict("startales-controller"),
+            )
+            .await;
+            // The API server is unreachable or failing: we cannot know, so we stop.
+            expect(
+                &mut api,
+                "GET",
+                LEASE,
+                500,
+                json!({"kind": "Status", "apiVersion": "v1",
+                "metadata": {}, "status": "Failure", "message": "etcd unavailable",
+                "reason": "InternalError", "code": 500}),
+            )
+            .await;
+        });
+        let leases: Api<Lease> = Api::namespaced(client, "default");
+        for _ in 0..3 {
+            assert!(!round(&leases, &settings(), now()).await);
+        }
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn losing_the_lease_stops_the_controllers_at_once_and_regaining_it_restarts_them() {
+        let (lead_tx, leading) = watch::channel(false);
+        let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
+        let starts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = starts.clone();
+        let gate = tokio::spawn(while_leading(leading, move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let events = events_tx.clone();
+            tokio::spawn(async move {
+                // Says "stopped" when dropped, which aborting does.
+                struct Stopped(tokio::sync::mpsc::UnboundedSender<&'static str>);
+                impl Drop for Stopped {
+                    fn drop(&mut self) {
+                        let _ = self.0.send("stopped");
+                    }
+                }
+                let _guard = Stopped(events.clone());
+                let _ = events.send("started");
+                std::future::pending::<()>().await;
+            })
+        }));
+        async fn next(
+            events: &mut tokio::sync::mpsc::UnboundedReceiver<&'static str>,
+        ) -> Option<&'static str> {
+            tokio::time::timeout(Duration::from_secs(5), events.recv())
+                .await
+                .ok()
+                .flatten()
+        }
+        // Following: nothing runs.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(starts.load(std::sync::atomic::Ordering::SeqCst), 0);
+        lead_tx.send(true).unwrap();
+        assert_eq!(next(&mut events).await, Some("started"));
+        // A renewal that keeps the lease changes nothing.
+        lead_tx.send(true).unwrap();
+        lead_tx.send(false).unwrap();
+        assert_eq!(next(&mut events).await, Some("stopped"));
+        lead_tx.send(true).unwrap();
+        assert_eq!(next(&mut events).await, Some("started"));
+        assert_eq!(starts.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // The lease keeper gone: the controllers go with it.
+        drop(lead_tx);
+        assert_eq!(next(&mut events).await, Some("stopped"));
+        gate.await.unwrap();
     }
 }

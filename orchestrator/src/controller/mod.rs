@@ -1,12 +1,14 @@
 //! The Kubernetes side: the `GameServer` and `GameServerPool` custom
 //! resources and the reconcile decisions for them. Decisions are pure
-//! functions of a resource and what exists for it ([`decide`]); the loop
-//! that watches the API server and carries them out sits on top.
+//! functions of a resource and what exists for it ([`decide`],
+//! [`pool::decide_pool`]); the loops that watch the API server and carry
+//! them out sit on top ([`run`]), gated by a Lease ([`lease`]).
 
 pub mod decide;
 #[cfg(test)]
 pub mod fixtures;
 pub mod lease;
+pub mod pool;
 pub mod resources;
 pub mod run;
 
@@ -77,7 +79,17 @@ mod tests {
                 &["get", "list", "watch", "patch", "delete"][..],
             ),
             ("startales.dev", "gameservers/status", &["patch"][..]),
-            ("", "pods", &["get", "list", "watch", "patch", "delete"][..]),
+            (
+                "startales.dev",
+                "gameserverpools",
+                &["get", "list", "watch"][..],
+            ),
+            ("startales.dev", "gameserverpools/status", &["patch"][..]),
+            (
+                "",
+                "pods",
+                &["get", "list", "watch", "create", "patch", "delete"][..],
+            ),
             (
                 "coordination.k8s.io",
                 "leases",
@@ -136,6 +148,50 @@ mod tests {
         };
         assert_eq!(probe(&c.readiness_probe).as_deref(), Some("/readyz"));
         assert_eq!(probe(&c.liveness_probe).as_deref(), Some("/healthz"));
+    }
+
+    #[test]
+    fn kubectl_scale_works_on_pools_and_the_chart_keeps_one_warm() {
+        use kube::core::CustomResourceExt as _;
+        let crd = super::GameServerPool::crd();
+        let version = &crd.spec.versions[0];
+        let scale = version
+            .subresources
+            .as_ref()
+            .and_then(|s| s.scale.as_ref())
+            .expect("a scale subresource");
+        assert_eq!(scale.spec_replicas_path, ".spec.replicas");
+        assert_eq!(scale.status_replicas_path, ".status.replicas");
+        assert_eq!(
+            scale.label_selector_path.as_deref(),
+            Some(".status.selector")
+        );
+        let pool: super::GameServerPool = one(&chart(), "GameServerPool");
+        assert!(pool.spec.replicas >= 1);
+        let deployment: k8s_openapi::api::apps::v1::Deployment = one(&chart(), "Deployment");
+        let env = deployment.spec.unwrap().template.spec.unwrap().containers[0]
+            .env
+            .clone()
+            .unwrap_or_default();
+        let value = |n: &str| {
+            env.iter()
+                .find(|e| e.name == n)
+                .and_then(|e| e.value.clone())
+        };
+        // Campaigns only take warm servers made like their own.
+        assert_eq!(Some(pool.spec.image), value("STARTALES_GAME_SERVER_IMAGE"));
+        assert_eq!(
+            pool.spec.snapshot_credentials_secret,
+            value("STARTALES_S3_CREDENTIALS_SECRET")
+        );
+        assert_eq!(
+            pool.spec.resources,
+            Some(crate::runtime::kubernetes::resources(
+                &value("STARTALES_GAME_SERVER_CPU").unwrap_or_default(),
+                &value("STARTALES_GAME_SERVER_MEMORY").unwrap_or_default(),
+                &value("STARTALES_GAME_SERVER_MEMORY_LIMIT").unwrap_or_default(),
+            ))
+        );
     }
 
     #[test]

@@ -164,7 +164,8 @@ pub struct GameServerStatus {
     doc = "Warm Startales game servers waiting for a campaign",
     scale(
         spec_replicas_path = ".spec.replicas",
-        status_replicas_path = ".status.replicas"
+        status_replicas_path = ".status.replicas",
+        label_selector_path = ".status.selector"
     ),
     printcolumn(name = "Desired", type_ = "integer", json_path = ".spec.replicas"),
     printcolumn(name = "Ready", type_ = "integer", json_path = ".status.readyReplicas"),
@@ -176,13 +177,19 @@ pub struct GameServerStatus {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct GameServerPoolSpec {
-    /// Warm servers to keep.
+    /// Warm servers to keep (`kubectl scale` sets it).
+    #[schemars(range(min = 0, max = 1000))]
     pub replicas: i32,
-    /// The game-server image they run.
+    /// The game-server image they run; only GameServers of the same image
+    /// (and resources and snapshot credentials) take them.
     pub image: String,
     /// CPU and memory for each.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+    /// A Secret with `accessKeyId` and `secretAccessKey` for the snapshot
+    /// store, as the GameServers that take these servers name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_credentials_secret: Option<String>,
 }
 
 /// What the pool holds now.
@@ -192,9 +199,12 @@ pub struct GameServerPoolStatus {
     /// Warm servers that exist.
     #[serde(default)]
     pub replicas: i32,
-    /// Warm servers ready to be assigned.
+    /// Warm servers started and waiting to be assigned.
     #[serde(default)]
     pub ready_replicas: i32,
+    /// The label selector of the pool's pods (for the scale subresource).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
 }
 
 /// The CustomResourceDefinitions as one multi-document YAML file, as

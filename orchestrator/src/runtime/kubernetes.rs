@@ -32,6 +32,22 @@ pub struct KubernetesSettings {
     pub resources: Option<ResourceRequirements>,
 }
 
+/// Requests and limits for each game server, as the operator configured.
+pub fn resources(cpu: &str, memory: &str, memory_limit: &str) -> ResourceRequirements {
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    ResourceRequirements {
+        requests: Some(std::collections::BTreeMap::from([
+            ("cpu".to_string(), Quantity(cpu.to_string())),
+            ("memory".to_string(), Quantity(memory.to_string())),
+        ])),
+        limits: Some(std::collections::BTreeMap::from([(
+            "memory".to_string(),
+            Quantity(memory_limit.to_string()),
+        )])),
+        ..ResourceRequirements::default()
+    }
+}
+
 /// GameServer resources as the runtime.
 #[derive(Clone)]
 pub struct KubernetesRuntime {
