@@ -26,21 +26,67 @@ mod tests {
         "/../charts/startales/crds/startales.dev.yaml"
     );
 
-    /// The chart's templates, as the API server would get them.
+    /// Renders the subset of Helm templating the chart uses: `{{
+    /// .Release.Namespace }}` and `{{ .Values.a.b }}` looked up in
+    /// `values.yaml`, optionally `| quote`d. Anything else fails the test.
+    fn render(text: &str, values: &serde_json::Value, file: &std::path::Path) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..]
+                .find("}}")
+                .unwrap_or_else(|| panic!("{file:?}: unclosed {{{{"));
+            let inner = rest[start + 2..start + end].trim();
+            let (expr, quoted) = match inner.strip_suffix("| quote") {
+                Some(e) => (e.trim(), true),
+                None => (inner, false),
+            };
+            let value = if expr == ".Release.Namespace" {
+                "startales".to_string()
+            } else if let Some(path) = expr.strip_prefix(".Values.") {
+                let v = path
+                    .split('.')
+                    .fold(values, |v, k| &v[k]);
+                match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Number(n) => n.to_string(),
+                    other => panic!("{file:?}: .Values.{path} is {other}, not a scalar in values.yaml"),
+                }
+            } else {
+                panic!("{file:?} uses templating the test does not know: {expr}")
+            };
+            if quoted {
+                out.push_str(&serde_json::Value::String(value).to_string());
+            } else {
+                out.push_str(&value);
+            }
+            rest = &rest[start + end + 2..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// The chart's templates, as the API server would get them with the
+    /// chart's default values.
     fn chart() -> Vec<serde_json::Value> {
         use serde::Deserialize as _;
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/startales/templates");
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/startales");
+        let values: serde_json::Value = serde_norway::from_str(
+            &std::fs::read_to_string(format!("{root}/values.yaml")).unwrap(),
+        )
+        .unwrap();
         let mut docs = Vec::new();
-        let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+        let mut files: Vec<_> = std::fs::read_dir(format!("{root}/templates"))
+            .unwrap()
+            .flatten()
+            .collect();
         files.sort_by_key(|f| f.path());
         for f in files {
-            let text = std::fs::read_to_string(f.path())
-                .unwrap()
-                .replace("{{ .Release.Namespace }}", "startales");
-            assert!(
-                !text.contains("{{"),
-                "{:?} uses templating the test does not know",
-                f.path()
+            let text = render(
+                &std::fs::read_to_string(f.path()).unwrap(),
+                &values,
+                &f.path(),
             );
             for doc in serde_norway::Deserializer::from_str(&text) {
                 docs.push(serde_json::Value::deserialize(doc).unwrap());
