@@ -12,6 +12,31 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{Keys, Opts};
 
+/// The admin `/status` of the server at `base`.
+async fn admin_status(http: &reqwest::Client, base: &str) -> Value {
+    http.get(format!("{base}/status"))
+        .bearer_auth("warm-admin-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Polls `url` for up to 6 s until its status passes `ok`.
+async fn wait_until(http: &reqwest::Client, url: &str, ok: fn(u16) -> bool) -> bool {
+    for _ in 0..600 {
+        if let Ok(r) = http.get(url).send().await
+            && ok(r.status().as_u16())
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
 #[tokio::test]
 async fn a_warm_server_waits_unready_then_becomes_the_assigned_campaign_in_place() {
     let dir = tempfile::tempdir().unwrap();
@@ -79,29 +104,14 @@ async fn a_warm_server_waits_unready_then_becomes_the_assigned_campaign_in_place
     assert_eq!(post("warm-admin-token", json!({"nope": 1})).await, 400);
     let assigned = Instant::now();
     assert_eq!(post("warm-admin-token", json!({"env": env})).await, 202);
-    let mut ready = false;
-    for _ in 0..600 {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-            && r.status().is_success()
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(ready, "the assigned server never became joinable");
+    assert!(
+        wait_until(&http, &format!("{base}/readyz"), |s| s == 200).await,
+        "the assigned server never became joinable"
+    );
     println!("assigned -> joinable in {:?}", assigned.elapsed());
     // The same process, now serving the campaign.
     assert!(child.try_wait().unwrap().is_none());
-    let status: Value = http
-        .get(format!("{base}/status"))
-        .bearer_auth("warm-admin-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = admin_status(&http, &base).await;
     assert_eq!(status["phase"], "joinable", "{status}");
     // It admits players of the assigned campaign, and only those.
     let hello = |campaign: &str| {
@@ -156,19 +166,9 @@ async fn a_warm_server_restarted_after_its_assignment_comes_back_as_the_campaign
     };
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let wait_for = |path: &'static str, ok: fn(u16) -> bool| {
+    let wait_for = |path: &str, ok: fn(u16) -> bool| {
         let (http, url) = (http.clone(), format!("{base}{path}"));
-        async move {
-            for _ in 0..600 {
-                if let Ok(r) = http.get(&url).send().await
-                    && ok(r.status().as_u16())
-                {
-                    return true;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            false
-        }
+        async move { wait_until(&http, &url, ok).await }
     };
     let mut child = start();
     assert!(wait_for("/healthz", |s| s == 200).await);
@@ -202,15 +202,7 @@ async fn a_warm_server_restarted_after_its_assignment_comes_back_as_the_campaign
         wait_for("/readyz", |s| s == 200).await,
         "not back as the campaign"
     );
-    let status: Value = http
-        .get(format!("{base}/status"))
-        .bearer_auth("warm-admin-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = admin_status(&http, &base).await;
     assert_eq!(status["phase"], "joinable", "{status}");
     let url = format!("ws://127.0.0.1:{port}/ws");
     let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();

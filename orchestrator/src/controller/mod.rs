@@ -45,13 +45,13 @@ mod tests {
             let value = if expr == ".Release.Namespace" {
                 "startales".to_string()
             } else if let Some(path) = expr.strip_prefix(".Values.") {
-                let v = path
-                    .split('.')
-                    .fold(values, |v, k| &v[k]);
+                let v = path.split('.').fold(values, |v, k| &v[k]);
                 match v {
                     serde_json::Value::String(s) => s.clone(),
                     serde_json::Value::Number(n) => n.to_string(),
-                    other => panic!("{file:?}: .Values.{path} is {other}, not a scalar in values.yaml"),
+                    other => {
+                        panic!("{file:?}: .Values.{path} is {other}, not a scalar in values.yaml")
+                    }
                 }
             } else {
                 panic!("{file:?} uses templating the test does not know: {expr}")
