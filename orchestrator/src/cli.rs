@@ -477,6 +477,15 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         },
     ));
     let (s, c, p) = (store.clone(), clock.clone(), payments.clone());
+    let promoter = tokio::spawn(every(
+        Duration::from_secs(5),
+        "waitlist places seated",
+        move || {
+            let (s, c, p) = (s.clone(), c.clone(), p.clone());
+            async move { crate::seats::promote_waiting(&s, p.as_ref(), c.now()).await }
+        },
+    ));
+    let (s, c, p) = (store.clone(), clock.clone(), payments.clone());
     let matcher = tokio::spawn(every(
         Duration::from_secs(5),
         "quick-join tickets matched",
@@ -558,6 +567,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     crate::http::serve(listener, app, shutdown_signal()).await?;
     outbox.abort();
     sweeper.abort();
+    promoter.abort();
     matcher.abort();
     refunds.abort();
     sessions.abort();

@@ -479,20 +479,37 @@ pub fn refund_for(c: &CampaignRow, s: &SeatRow, sessions: &[Session], now: i64) 
     i64::try_from(share).unwrap_or(0)
 }
 
+/// Moves every waitlist with a free seat up (the server runs it every few
+/// seconds): seats freed where nobody promoted at once, such as a Stripe
+/// checkout that expired (the webhook only frees the seat), go to the
+/// next in line here. Returns how many places were seated.
+pub async fn promote_waiting(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    now: i64,
+) -> Result<usize, AccountError> {
+    let mut seated = 0;
+    for c in store.campaigns_to_promote(200).await? {
+        seated += promote(store, provider, &c, now).await?;
+    }
+    Ok(seated)
+}
+
 /// Gives free seats to the head of the waitlist while it fits, with a new
-/// hold and a mail.
+/// hold and a mail. Returns how many places were seated.
 pub async fn promote(
     store: &Store,
     provider: &dyn PaymentProvider,
     campaign_id: &str,
     now: i64,
-) -> Result<(), AccountError> {
+) -> Result<usize, AccountError> {
+    let mut seated = 0;
     while let Some(head) = store.waitlist_head(campaign_id).await? {
         let Some(c) = store.campaign(campaign_id).await? else {
-            return Ok(());
+            return Ok(seated);
         };
         if c.seats_taken + head.size > c.max_players || c.status != "published" {
-            return Ok(());
+            return Ok(seated);
         }
         let (members, party) = match &head.party_id {
             Some(_) => joiners(store, &head.account_id, true)
@@ -530,8 +547,9 @@ pub async fn promote(
         }
         let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
         match seat_and_pay(store, provider, &c, &head.account_id, rows, now).await {
-            Ok(Some((seated, checkout_url))) => {
-                let held = seated
+            Ok(Some((rows, checkout_url))) => {
+                seated += 1;
+                let held = rows
                     .iter()
                     .find_map(|s| s.hold_expires_at.filter(|_| s.status == "held"));
                 let pay = match held {
@@ -563,7 +581,7 @@ pub async fn promote(
             // same place (the queue is ordered by when they joined).
             Ok(None) => {
                 store.reopen_wait(&head.id, now).await?;
-                return Ok(());
+                return Ok(seated);
             }
             // They hold a seat already: the place is spent.
             Err(AccountError::Conflict(_)) => {}
@@ -571,12 +589,12 @@ pub async fn promote(
             // the next release or sweep.
             Err(AccountError::Unavailable(_)) => {
                 store.reopen_wait(&head.id, now).await?;
-                return Ok(());
+                return Ok(seated);
             }
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    Ok(seated)
 }
 
 /// Releases holds that ran out unpaid (of one campaign, or all), tells each
@@ -598,8 +616,11 @@ pub async fn release_lapsed_holds(
         }
         released += 1;
         if let Some(c) = store.campaign(&s.campaign_id).await? {
-            tell(
+            // The same key as the webhook's "checkout ended" mail: one
+            // mail per hold, whichever noticed first.
+            crate::mail::tell_once(
                 store,
+                &format!("hold-ended:{}", s.id),
                 &s.account_id,
                 &format!("Your seat hold in {} ran out", c.title),
                 |handle| {

@@ -302,43 +302,96 @@ pub async fn refund_seat(
     actor: Option<&str>,
     now: i64,
 ) -> Result<(), AccountError> {
-    if amount <= 0 {
+    let Some(row) = record_refund(store, seat, amount, reason, actor, now).await? else {
         return Ok(());
-    }
-    let row = RefundRow {
-        id: new_id(),
-        order_id: seat.order_id.clone(),
-        seat_id: seat.id.clone(),
-        account_id: seat.account_id.clone(),
-        amount_minor: amount,
-        currency: seat.currency.clone(),
-        reason: reason.to_string(),
-        status: "pending".into(),
-        attempts: 0,
-        created_at: now,
     };
-    if !store.insert_refund(&row, now).await? {
-        // This seat was refunded before: never twice.
-        return Ok(());
+    if row.status == "pending"
+        && let Err(e) = send_refund(store, provider, &row, now).await
+    {
+        tracing::warn!(refund = %row.id, error = %e, "refund not sent yet; will retry");
     }
-    crate::safety::audit(
+    Ok(())
+}
+
+/// Records a refund of up to `amount` for a released seat, once per seat,
+/// with its audit entry, and leaves sending it to [`send_refunds`]. The
+/// money goes back to whoever paid for the seat (a party's leader paid for
+/// all of its seats, with one payment), never more per seat than the seat
+/// cost and never more for an order than it took. Returns the refund that
+/// stands for the seat (this one, or one recorded before), or `None` when
+/// nothing is owed. Safe to repeat: a retry finds the refund and writes
+/// the same audit entry, once.
+pub async fn record_refund(
+    store: &Store,
+    seat: &SeatRow,
+    amount: i64,
+    reason: &str,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<Option<RefundRow>, AccountError> {
+    if amount <= 0 {
+        return Ok(None);
+    }
+    let standing = match store.refund_of_seat(&seat.id).await? {
+        // This seat was refunded before: never twice.
+        Some(r) => r,
+        None => {
+            let order = match &seat.order_id {
+                Some(id) => store.order(id).await?,
+                None => None,
+            };
+            let (payer, cap) = match &order {
+                Some(o) => {
+                    let left = o.amount_minor - store.refunds_recorded(&o.id).await?;
+                    (o.account_id.clone(), o.unit_minor.min(left))
+                }
+                None => (seat.account_id.clone(), amount),
+            };
+            let amount = amount.min(cap);
+            if amount <= 0 {
+                return Ok(None);
+            }
+            let row = RefundRow {
+                id: new_id(),
+                order_id: seat.order_id.clone(),
+                seat_id: seat.id.clone(),
+                account_id: payer,
+                amount_minor: amount,
+                currency: seat.currency.clone(),
+                reason: reason.to_string(),
+                status: "pending".into(),
+                attempts: 0,
+                created_at: now,
+            };
+            if store.insert_refund(&row, now).await? {
+                row
+            } else {
+                // Recorded by a concurrent release of the same seat.
+                store
+                    .refund_of_seat(&seat.id)
+                    .await?
+                    .ok_or(AccountError::Conflict(
+                        "the seat's refund vanished while it was recorded".into(),
+                    ))?
+            }
+        }
+    };
+    crate::safety::audit_once(
         store,
+        &format!("refund.create:{}", standing.id),
         actor,
         "refund.create",
-        "seat",
-        &seat.id,
+        ("seat", &seat.id),
         serde_json::json!({
-            "refund": row.id, "order": row.order_id, "account": row.account_id,
-            "campaign": seat.campaign_id, "amount_minor": amount, "currency": row.currency,
-            "reason": reason,
+            "refund": standing.id, "order": standing.order_id, "account": standing.account_id,
+            "player": seat.account_id, "campaign": seat.campaign_id,
+            "amount_minor": standing.amount_minor, "currency": standing.currency,
+            "reason": standing.reason,
         }),
         now,
     )
     .await?;
-    if let Err(e) = send_refund(store, provider, &row, now).await {
-        tracing::warn!(refund = %row.id, error = %e, "refund not sent yet; will retry");
-    }
-    Ok(())
+    Ok(Some(standing))
 }
 
 /// Refund attempts before a refused refund is given up (and left to admins).
@@ -393,12 +446,12 @@ async fn send_refund(
                 .refund_attempt_failed(&r.id, &e.to_string(), give_up, now)
                 .await?;
             if give_up {
-                crate::safety::audit(
+                crate::safety::audit_once(
                     store,
+                    &format!("refund.failed:{}", r.id),
                     None,
                     "refund.failed",
-                    "seat",
-                    &r.seat_id,
+                    ("seat", &r.seat_id),
                     serde_json::json!({"refund": r.id, "error": e.to_string()}),
                     now,
                 )

@@ -94,7 +94,8 @@ pub struct RefundRow {
     pub order_id: Option<String>,
     /// The seat.
     pub seat_id: String,
-    /// The player the seat was for.
+    /// Whose money it is: the order's payer (a party's leader paid for
+    /// every member's seat), or the seat's player without an order.
     pub account_id: String,
     /// Amount, minor units.
     pub amount_minor: i64,
@@ -219,10 +220,11 @@ const SUBSCRIPTION_COLUMNS: &str = "id, account_id, customer_id, plan, status, a
      event_created";
 
 /// What claiming a webhook event found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// Ours to process now.
-    Claimed,
+    /// Ours to process now, under this token: only its holder may finish
+    /// or drop the claim.
+    Claimed(String),
     /// Processed before.
     Done,
     /// Another delivery is processing it right now.
@@ -398,6 +400,32 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The refund recorded for a seat, if any.
+    pub async fn refund_of_seat(&self, seat_id: &str) -> Result<Option<RefundRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, order_id, seat_id, account_id, amount_minor, currency, reason, status, \
+             attempts, created_at FROM refunds WHERE seat_id = $1",
+        )
+        .bind(seat_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(refund).transpose()?)
+    }
+
+    /// What an order has refunds recorded for (sent or on their way),
+    /// minor units.
+    pub async fn refunds_recorded(&self, order_id: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT CAST(SUM(amount_minor) AS BIGINT) AS n FROM refunds \
+             WHERE order_id = $1 AND status <> 'failed'",
+        )
+        .bind(order_id)
+        .fetch_one(self.pool())
+        .await?;
+        let n: Option<i64> = row.try_get("n")?;
+        Ok(n.unwrap_or(0))
     }
 
     /// Refunds not yet through the provider, oldest first.
@@ -651,62 +679,78 @@ impl Store {
         Ok(rows.iter().map(subscription).collect::<Result<_, _>>()?)
     }
 
-    /// Claims a webhook event for processing.
+    /// Claims a webhook event for processing. A claim left unfinished for
+    /// a minute (its delivery died) is taken over under a new token.
     pub async fn claim_event(&self, id: &str, kind: &str, now: i64) -> Result<Claim, StoreError> {
+        let token = crate::accounts::new_id();
         let fresh = sqlx::query(
-            "INSERT INTO stripe_events (id, kind, status, claimed_at) \
-             VALUES ($1, $2, 'processing', $3) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO stripe_events (id, kind, status, claimed_at, claim_token) \
+             VALUES ($1, $2, 'processing', $3, $4) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)
         .bind(kind)
         .bind(now)
+        .bind(&token)
         .execute(self.pool())
         .await?;
         if fresh.rows_affected() == 1 {
-            return Ok(Claim::Claimed);
+            return Ok(Claim::Claimed(token));
         }
         // A delivery that died mid-way leaves a stale claim; take it over.
         let stale = sqlx::query(
-            "UPDATE stripe_events SET claimed_at = $2 \
+            "UPDATE stripe_events SET claimed_at = $2, claim_token = $4 \
              WHERE id = $1 AND status = 'processing' AND claimed_at < $3",
         )
         .bind(id)
         .bind(now)
         .bind(now - CLAIM_STALE_MS)
+        .bind(&token)
         .execute(self.pool())
         .await?;
         if stale.rows_affected() == 1 {
-            return Ok(Claim::Claimed);
+            return Ok(Claim::Claimed(token));
         }
-        let status: String = sqlx::query("SELECT status FROM stripe_events WHERE id = $1")
+        let status: Option<String> = sqlx::query("SELECT status FROM stripe_events WHERE id = $1")
             .bind(id)
-            .fetch_one(self.pool())
+            .fetch_optional(self.pool())
             .await?
-            .try_get("status")?;
-        Ok(if status == "done" {
-            Claim::Done
-        } else {
-            Claim::InFlight
+            .map(|r| r.try_get("status"))
+            .transpose()?;
+        Ok(match status.as_deref() {
+            Some("done") => Claim::Done,
+            // Dropped between our insert and our read: the next delivery
+            // claims it afresh.
+            _ => Claim::InFlight,
         })
     }
 
-    /// Marks a claimed event processed.
-    pub async fn finish_event(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE stripe_events SET status = 'done', done_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+    /// Marks an event processed if `token` still holds its claim; false if
+    /// another delivery took the claim over (it finishes the event).
+    pub async fn finish_event(&self, id: &str, token: &str, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE stripe_events SET status = 'done', done_at = $3 \
+             WHERE id = $1 AND status = 'processing' AND claim_token = $2",
+        )
+        .bind(id)
+        .bind(token)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Gives up a claim after a failure, so the next delivery retries.
-    pub async fn drop_claim(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM stripe_events WHERE id = $1 AND status = 'processing'")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+    /// Gives up a claim after a failure, so the next delivery retries; a
+    /// claim another delivery took over stays with it.
+    pub async fn drop_claim(&self, id: &str, token: &str) -> Result<bool, StoreError> {
+        let dropped = sqlx::query(
+            "DELETE FROM stripe_events WHERE id = $1 AND status = 'processing' \
+             AND claim_token = $2",
+        )
+        .bind(id)
+        .bind(token)
+        .execute(self.pool())
+        .await?;
+        Ok(dropped.rows_affected() == 1)
     }
 }
 

@@ -224,14 +224,27 @@ impl Store {
     /// Confirms a held seat (payment arrived); false if it was not held.
     pub async fn confirm_seat(&self, id: &str, now: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE seats SET status = 'confirmed', hold_expires_at = NULL, updated_at = $2 \
-             WHERE id = $1 AND status = 'held'",
+            "UPDATE seats SET status = 'confirmed', hold_expires_at = NULL, confirmed_at = $2, \
+             updated_at = $2 WHERE id = $1 AND status = 'held'",
         )
         .bind(id)
         .bind(now)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// A seat's status now, and whether it was ever confirmed (paid).
+    pub async fn seat_state(&self, id: &str) -> Result<Option<(String, bool)>, StoreError> {
+        let row = sqlx::query("SELECT status, confirmed_at FROM seats WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let confirmed_at: Option<i64> = r.try_get("confirmed_at")?;
+        Ok(Some((r.try_get("status")?, confirmed_at.is_some())))
     }
 
     /// Releases a live seat with a refund, giving its place back to the
@@ -406,6 +419,24 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// Published campaigns with a free seat for someone waiting in their
+    /// line (at most `limit`).
+    pub async fn campaigns_to_promote(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.id FROM campaigns c WHERE c.status = 'published' AND EXISTS ( \
+               SELECT 1 FROM waitlist w WHERE w.campaign_id = c.id AND w.status = 'waiting' \
+               AND w.size <= c.max_players - c.seats_taken) \
+             ORDER BY c.id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
     }
 
     /// Waiting places of a campaign in queue order.

@@ -166,6 +166,49 @@ impl Billing {
         self.deliver_raw(&body, Some(sig)).await
     }
 
+    /// One round of the background refund worker.
+    async fn send_refunds(&self) -> usize {
+        orchestrator::billing::send_refunds(&self.app.store, self.provider.as_ref(), self.now())
+            .await
+            .unwrap()
+    }
+
+    /// Queued mails to `email` whose subject contains `subject`.
+    async fn mails(&self, email: &str, subject: &str) -> usize {
+        self.app
+            .store
+            .unsent_mail(1_000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|m| m.1 == email && m.2.contains(subject))
+            .count()
+    }
+
+    /// Delivers `event` until it is taken (a delivery that finds it in
+    /// flight answers 409, and Stripe delivers again).
+    async fn deliver_until_taken(&self, event: &Value) -> Value {
+        for _ in 0..50 {
+            let (status, ack) = self.deliver(event).await;
+            match status {
+                StatusCode::OK => return ack,
+                StatusCode::CONFLICT => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                other => panic!("{other}: {ack}"),
+            }
+        }
+        panic!("the event stayed in flight")
+    }
+
+    /// Audit entries of `action`, read from the store (admin tokens do not
+    /// outlive a test's clock moving on).
+    async fn audited(&self, action: &str) -> Vec<orchestrator::store::safety::AuditRow> {
+        let mut all = self.app.store.audit_page(None, 1_000).await.unwrap();
+        all.retain(|e| e.action == action);
+        all
+    }
+
     async fn audit_count(&self, admin: &str, action: &str) -> usize {
         let (status, a) = self
             .app
@@ -435,6 +478,15 @@ async fn a_payment_after_the_hold_lapsed_and_the_seat_went_on_is_refunded_at_onc
     for _ in 0..10 {
         assert_eq!(b.deliver(&late).await.0, StatusCode::OK);
     }
+    // The webhook records the refund and answers; the refund worker sends
+    // it.
+    assert!(b.stripe.seen("/v1/refunds").is_empty());
+    assert_eq!(
+        b.payment(&ann).await["refund_pending_minor"],
+        ann_order["amount_minor"]
+    );
+    b.send_refunds().await;
+    b.send_refunds().await;
     let refunds = b.stripe.seen("/v1/refunds");
     assert_eq!(refunds.len(), 1);
     assert_eq!(refunds[0].param("payment_intent"), Some("pi_ann"));
@@ -476,8 +528,23 @@ async fn an_expired_checkout_frees_the_seat_for_the_next_in_line() {
     }
     assert_eq!(b.payment(&ann).await["status"], "expired");
     assert!(b.seats(&ann).await.as_array().unwrap().is_empty());
+    // The webhook only frees the seat (it answers without waiting on
+    // Stripe); the background round seats the next in line.
+    assert_eq!(b.stripe.seen("/v1/checkout/sessions").len(), 2);
+    assert!(b.seats(&cyd).await.as_array().unwrap().is_empty());
+    let seated = orchestrator::seats::promote_waiting(&b.app.store, b.provider.as_ref(), b.now())
+        .await
+        .unwrap();
+    assert_eq!(seated, 1);
     assert_eq!(b.seats(&cyd).await[0]["status"], "held");
     assert_eq!(b.stripe.created("/v1/checkout/sessions").len(), 3);
+    // Nothing more to do on the next round.
+    assert_eq!(
+        orchestrator::seats::promote_waiting(&b.app.store, b.provider.as_ref(), b.now())
+            .await
+            .unwrap(),
+        0
+    );
     let c = b.app.store.campaign(&id).await.unwrap().unwrap();
     assert_eq!(c.seats_taken, 2);
 }
@@ -966,4 +1033,355 @@ async fn a_party_leader_pays_for_the_whole_party_in_one_checkout() {
     }
     assert_eq!(b.seats(&lead).await[0]["status"], "confirmed");
     assert_eq!(b.seats(&mate).await[0]["status"], "confirmed");
+}
+
+#[tokio::test]
+async fn ten_deliveries_of_one_payment_at_once_confirm_the_seat_once_with_one_audit_entry_and_no_refund()
+ {
+    let b = spawn().await;
+    let (id, _) = b.campaign("keeper", 4).await;
+    let (_, ann) = b.app.user("ann").await;
+    b.join(&id, &ann).await;
+    let o = b.payment(&ann).await;
+    let paid = b.event(
+        "checkout.session.completed",
+        session_completed(&o, "pi_ann"),
+        0,
+    );
+    let answers = futures_util::future::join_all((0..10).map(|_| b.deliver(&paid))).await;
+    // One delivery applies it; the others find it applied or in flight
+    // (409: Stripe delivers again), never a failure.
+    for (status, ack) in &answers {
+        assert!(
+            *status == StatusCode::OK || *status == StatusCode::CONFLICT,
+            "{status}: {ack}"
+        );
+    }
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|(_, a)| a["outcome"] == "applied")
+            .count(),
+        1
+    );
+    assert_eq!(b.deliver_until_taken(&paid).await["outcome"], "duplicate");
+    assert_eq!(b.seats(&ann).await[0]["status"], "confirmed");
+    let p = b.payment(&ann).await;
+    assert_eq!(p["status"], "paid");
+    assert_eq!(
+        (
+            p["refunded_minor"].as_i64(),
+            p["refund_pending_minor"].as_i64()
+        ),
+        (Some(0), Some(0))
+    );
+    assert_eq!(b.audited("order.paid").await.len(), 1);
+    assert_eq!(b.audited("refund.create").await.len(), 0);
+    b.send_refunds().await;
+    assert!(b.stripe.seen("/v1/refunds").is_empty());
+    let c = b.app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!(c.seats_taken, 1);
+}
+
+#[tokio::test]
+async fn two_events_for_one_payment_processed_at_once_never_refund_a_seat_they_confirm() {
+    let b = spawn().await;
+    let (id, _) = b.campaign("keeper", 8).await;
+    let mut players = Vec::new();
+    for handle in ["ann", "bob", "cyd", "dee", "eve", "fay"] {
+        let (_, token) = b.app.user(handle).await;
+        assert_eq!(b.join(&id, &token).await.0, StatusCode::CREATED);
+        let order = b.payment(&token).await;
+        players.push((token, order));
+    }
+    // Stripe reports each payment twice (completed, then
+    // async_payment_succeeded): two events, so both are processed, here
+    // at the same moment, each reading the seat as held.
+    let mut events = Vec::new();
+    for (i, (_, o)) in players.iter().enumerate() {
+        let pi = format!("pi_{i}");
+        events.push(b.event("checkout.session.completed", session_completed(o, &pi), 0));
+        events.push(b.event(
+            "checkout.session.async_payment_succeeded",
+            session_completed(o, &pi),
+            0,
+        ));
+    }
+    let answers = futures_util::future::join_all(events.iter().map(|e| b.deliver(e))).await;
+    for (e, (status, ack)) in events.iter().zip(&answers) {
+        if *status != StatusCode::OK {
+            assert_eq!(*status, StatusCode::CONFLICT, "{ack}");
+            b.deliver_until_taken(e).await;
+        }
+    }
+    for (token, _) in &players {
+        assert_eq!(b.seats(token).await[0]["status"], "confirmed");
+        let p = b.payment(token).await;
+        assert_eq!(p["refund_pending_minor"], 0, "{p}");
+        assert_eq!(p["refunded_minor"], 0, "{p}");
+    }
+    assert_eq!(b.audited("order.paid").await.len(), players.len());
+    assert_eq!(b.audited("refund.create").await.len(), 0);
+    b.send_refunds().await;
+    assert!(b.stripe.seen("/v1/refunds").is_empty());
+}
+
+#[tokio::test]
+async fn a_payment_processed_again_after_failing_half_way_writes_its_audit_entries_and_mail_once() {
+    let b = spawn().await;
+    let (id, _) = b.campaign("keeper", 4).await;
+    let (_, ann) = b.app.user("ann").await;
+    let (_, bob) = b.app.user("bob").await;
+    b.join(&id, &ann).await;
+    b.join(&id, &bob).await;
+    let ann_order = b.payment(&ann).await;
+    let bob_order = b.payment(&bob).await;
+    let ann_order_id = ann_order["order_id"].as_str().unwrap();
+    // A first delivery marked Ann's order paid and died before its audit
+    // entry; Stripe delivers again.
+    assert!(
+        b.app
+            .store
+            .mark_order_paid(ann_order_id, Some("pi_ann"), b.now())
+            .await
+            .unwrap()
+    );
+    let paid = b.event(
+        "checkout.session.completed",
+        session_completed(&ann_order, "pi_ann"),
+        0,
+    );
+    assert_eq!(b.deliver(&paid).await.1["outcome"], "applied");
+    assert_eq!(b.audited("order.paid").await.len(), 1);
+    assert_eq!(b.seats(&ann).await[0]["status"], "confirmed");
+    let again = b.event(
+        "checkout.session.async_payment_succeeded",
+        session_completed(&ann_order, "pi_ann"),
+        0,
+    );
+    assert_eq!(b.deliver(&again).await.1["outcome"], "applied");
+    assert_eq!(b.audited("order.paid").await.len(), 1);
+
+    // Bob's hold lapses; his money comes late. A first delivery recorded
+    // the refund and died before its audit entry and mail.
+    b.app.advance_ms(35 * 60_000 + 1);
+    orchestrator::seats::release_lapsed_holds(&b.app.store, b.provider.as_ref(), None, b.now())
+        .await
+        .unwrap();
+    let bob_seat = b
+        .app
+        .store
+        .order_seats(bob_order["order_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .remove(0);
+    b.app
+        .store
+        .mark_order_paid(
+            bob_seat.order_id.as_deref().unwrap(),
+            Some("pi_bob"),
+            b.now(),
+        )
+        .await
+        .unwrap();
+    let price = bob_order["amount_minor"].as_i64().unwrap();
+    assert!(
+        b.app
+            .store
+            .insert_refund(
+                &orchestrator::store::billing::RefundRow {
+                    id: "refund_from_the_first_try".into(),
+                    order_id: bob_seat.order_id.clone(),
+                    seat_id: bob_seat.id.clone(),
+                    account_id: bob_seat.account_id.clone(),
+                    amount_minor: price,
+                    currency: bob_seat.currency.clone(),
+                    reason: "paid after the seat hold lapsed".into(),
+                    status: "pending".into(),
+                    attempts: 0,
+                    created_at: b.now(),
+                },
+                b.now(),
+            )
+            .await
+            .unwrap()
+    );
+    for kind in [
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+    ] {
+        let late = b.event(kind, session_completed(&bob_order, "pi_bob"), 0);
+        assert_eq!(b.deliver(&late).await.0, StatusCode::OK);
+        assert_eq!(b.audited("refund.create").await.len(), 1);
+        assert_eq!(b.mails("bob@example.com", "refunded").await, 1);
+    }
+    assert_eq!(b.audited("order.paid").await.len(), 2);
+    b.send_refunds().await;
+    let refunds = b.stripe.seen("/v1/refunds");
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(
+        refunds[0].idempotency_key.as_deref(),
+        Some("refund-refund_from_the_first_try")
+    );
+}
+
+#[tokio::test]
+async fn only_the_delivery_holding_an_event_claim_finishes_or_drops_it() {
+    use orchestrator::store::billing::Claim;
+    let b = spawn().await;
+    let s = &b.app.store;
+    let (t0, kind) = (b.now(), "checkout.session.completed");
+    let Claim::Claimed(first) = s.claim_event("evt_slow", kind, t0).await.unwrap() else {
+        panic!("a new event is claimed")
+    };
+    assert_eq!(
+        s.claim_event("evt_slow", kind, t0 + 1_000).await.unwrap(),
+        Claim::InFlight
+    );
+    // A minute on, the first delivery looks dead and a second takes over.
+    let Claim::Claimed(second) = s.claim_event("evt_slow", kind, t0 + 61_000).await.unwrap() else {
+        panic!("a stale claim is taken over")
+    };
+    assert_ne!(first, second);
+    // The first one fails after all: the second one's claim stays.
+    assert!(!s.drop_claim("evt_slow", &first).await.unwrap());
+    assert_eq!(
+        s.claim_event("evt_slow", kind, t0 + 62_000).await.unwrap(),
+        Claim::InFlight
+    );
+    // Nor can the first one finish what the second one is doing.
+    assert!(
+        !s.finish_event("evt_slow", &first, t0 + 62_000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.claim_event("evt_slow", kind, t0 + 63_000).await.unwrap(),
+        Claim::InFlight
+    );
+    assert!(
+        s.finish_event("evt_slow", &second, t0 + 64_000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.claim_event("evt_slow", kind, t0 + 200_000).await.unwrap(),
+        Claim::Done
+    );
+    // Its owner drops a claim after a failure; the next delivery claims it.
+    let Claim::Claimed(third) = s.claim_event("evt_failing", kind, t0).await.unwrap() else {
+        panic!("a new event is claimed")
+    };
+    assert!(s.drop_claim("evt_failing", &third).await.unwrap());
+    assert!(matches!(
+        s.claim_event("evt_failing", kind, t0 + 1).await.unwrap(),
+        Claim::Claimed(_)
+    ));
+}
+
+#[tokio::test]
+async fn a_late_payment_for_a_party_goes_back_seat_by_seat_to_the_leader_who_paid() {
+    let b = spawn().await;
+    let (id, _) = b.campaign("keeper", 4).await;
+    let (lead_id, lead) = b.app.user("lead").await;
+    let (_, mate) = b.app.user("mate").await;
+    b.app.befriend(&lead, &mate, "mate").await;
+    b.app.party(&lead, &[("mate", mate.as_str())]).await;
+    let (status, j) = b
+        .app
+        .json(
+            Method::POST,
+            &format!("/api/v1/campaigns/{id}/join"),
+            Some(&lead),
+            Some(json!({"party": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{j}");
+    let order = b.payment(&lead).await;
+    let unit = j["seats"][0]["price_minor"].as_i64().unwrap();
+    let total = order["amount_minor"].as_i64().unwrap();
+    assert_eq!(total, 2 * unit);
+    b.app.advance_ms(35 * 60_000 + 1);
+    orchestrator::seats::release_lapsed_holds(&b.app.store, b.provider.as_ref(), None, b.now())
+        .await
+        .unwrap();
+    let lead = b.app.log_in("lead").await.0;
+    let late = b.event(
+        "checkout.session.completed",
+        session_completed(&order, "pi_party"),
+        0,
+    );
+    for _ in 0..3 {
+        assert_eq!(b.deliver(&late).await.0, StatusCode::OK);
+    }
+    b.send_refunds().await;
+    let refunds = b.stripe.seen("/v1/refunds");
+    assert_eq!(refunds.len(), 2);
+    let mut sum = 0;
+    for r in &refunds {
+        // Back to the one payment the leader made, a seat's price each.
+        assert_eq!(r.param("payment_intent"), Some("pi_party"));
+        assert_eq!(r.param("amount"), Some(unit.to_string().as_str()));
+        sum += unit;
+    }
+    assert!(sum <= total);
+    let p = b.payment(&lead).await;
+    assert_eq!(p["refunded_minor"], total);
+    // The leader paid, so the leader is told, once.
+    assert_eq!(b.mails("lead@example.com", "refunded").await, 1);
+    assert_eq!(b.mails("mate@example.com", "refunded").await, 0);
+    assert_eq!(b.audited("refund.create").await.len(), 2);
+    for e in b.audited("refund.create").await {
+        let details: Value = serde_json::from_str(&e.details).unwrap();
+        assert_eq!(details["account"], lead_id, "{details}");
+    }
+}
+
+#[tokio::test]
+async fn a_checkout_that_expired_before_its_payment_arrived_is_refunded_once_and_never_also_seated()
+{
+    let b = spawn().await;
+    let (id, [ann, bob, cyd]) = b.full_with_one_waiting().await;
+    let ann_order = b.payment(&ann).await;
+    let bob_order = b.payment(&bob).await;
+    // Ann's checkout: expired first, then (out of order) paid, repeatedly.
+    let expired = b.event("checkout.session.expired", session_expired(&ann_order), 5);
+    let paid = b.event(
+        "checkout.session.completed",
+        session_completed(&ann_order, "pi_ann"),
+        0,
+    );
+    for e in [&expired, &paid, &expired, &paid] {
+        assert_eq!(b.deliver(e).await.0, StatusCode::OK);
+    }
+    orchestrator::seats::promote_waiting(&b.app.store, b.provider.as_ref(), b.now())
+        .await
+        .unwrap();
+    b.send_refunds().await;
+    b.send_refunds().await;
+    assert!(b.seats(&ann).await.as_array().unwrap().is_empty());
+    let refunds = b.stripe.seen("/v1/refunds");
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].param("payment_intent"), Some("pi_ann"));
+    let p = b.payment(&ann).await;
+    assert_eq!(p["refunded_minor"], ann_order["amount_minor"]);
+    assert_eq!(b.mails("ann@example.com", "refunded").await, 1);
+    // The seat she lost went to the next in line, and only once.
+    assert_eq!(b.seats(&cyd).await[0]["status"], "held");
+    // Bob's: paid first, then the expiry arrives late: the seat stays paid.
+    let paid = b.event(
+        "checkout.session.completed",
+        session_completed(&bob_order, "pi_bob"),
+        5,
+    );
+    let expired = b.event("checkout.session.expired", session_expired(&bob_order), 0);
+    for e in [&paid, &expired, &paid, &expired] {
+        assert_eq!(b.deliver(e).await.0, StatusCode::OK);
+    }
+    assert_eq!(b.seats(&bob).await[0]["status"], "confirmed");
+    assert_eq!(b.payment(&bob).await["status"], "paid");
+    b.send_refunds().await;
+    assert_eq!(b.stripe.seen("/v1/refunds").len(), 1);
+    let c = b.app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!(c.seats_taken, 2);
 }
