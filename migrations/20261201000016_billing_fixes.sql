@@ -16,3 +16,14 @@ WHERE status = 'confirmed'
    OR refund_minor > 0
    OR (order_id IN (SELECT id FROM orders WHERE status = 'paid')
        AND id NOT IN (SELECT seat_id FROM refunds));
+
+-- A waitlist place whose promotion the payment provider could not start
+-- (down, or refusing) keeps its place at the head of the line and is
+-- tried again from this time on, Unix ms.
+ALTER TABLE waitlist ADD COLUMN retry_at BIGINT;
+
+-- Refunds are retried with a backoff: the next attempt is due from this
+-- time on (Unix ms); refunds that can never go through are failed and
+-- leave the queue.
+ALTER TABLE refunds ADD COLUMN next_attempt_at BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX refunds_due ON refunds (status, next_attempt_at);

@@ -296,6 +296,7 @@ pub async fn join(
         size: i64::try_from(members.len()).unwrap_or(1),
         status: "waiting".into(),
         created_at: now,
+        retry_at: None,
     };
     match store.join_waitlist(&entry, now).await {
         Ok(()) => {}
@@ -479,6 +480,13 @@ pub fn refund_for(c: &CampaignRow, s: &SeatRow, sessions: &[Session], now: i64) 
     i64::try_from(share).unwrap_or(0)
 }
 
+/// How long the head of a line waits after the payment provider was not
+/// answering for its promotion, ms.
+const PROMOTE_RETRY_MS: i64 = 60_000;
+/// And after the provider refused to open its checkout (a setup problem
+/// that takes a person to fix), ms.
+const PROMOTE_REFUSED_RETRY_MS: i64 = 15 * 60_000;
+
 /// Moves every waitlist with a free seat up (the server runs it every few
 /// seconds): seats freed where nobody promoted at once, such as a Stripe
 /// checkout that expired (the webhook only frees the seat), go to the
@@ -509,6 +517,11 @@ pub async fn promote(
             return Ok(seated);
         };
         if c.seats_taken + head.size > c.max_players || c.status != "published" {
+            return Ok(seated);
+        }
+        // The provider failed on the head's last try: the line waits (in
+        // its order) until the head's retry is due.
+        if head.retry_at.is_some_and(|t| t > now) {
             return Ok(seated);
         }
         let (members, party) = match &head.party_id {
@@ -580,15 +593,25 @@ pub async fn promote(
             // A concurrent join took the seat first: back in line, in the
             // same place (the queue is ordered by when they joined).
             Ok(None) => {
-                store.reopen_wait(&head.id, now).await?;
+                store.reopen_wait(&head.id, None, now).await?;
                 return Ok(seated);
             }
             // They hold a seat already: the place is spent.
             Err(AccountError::Conflict(_)) => {}
-            // The payment provider is down: back in line, tried again on
-            // the next release or sweep.
+            // The payment provider is down, or refused to open the
+            // checkout: back in line in the same place, tried again by
+            // the background round once the retry is due.
             Err(AccountError::Unavailable(_)) => {
-                store.reopen_wait(&head.id, now).await?;
+                store
+                    .reopen_wait(&head.id, Some(now + PROMOTE_RETRY_MS), now)
+                    .await?;
+                return Ok(seated);
+            }
+            Err(AccountError::PaymentRefused(m)) => {
+                tracing::warn!(place = %head.id, error = %m, "the provider refused a promotion");
+                store
+                    .reopen_wait(&head.id, Some(now + PROMOTE_REFUSED_RETRY_MS), now)
+                    .await?;
                 return Ok(seated);
             }
             Err(e) => return Err(e),

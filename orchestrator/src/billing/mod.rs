@@ -397,7 +397,26 @@ pub async fn record_refund(
 /// Refund attempts before a refused refund is given up (and left to admins).
 const REFUND_ATTEMPTS: i64 = 5;
 
+/// The first retry of a refund waits this long, ms; each next one twice
+/// as long as the one before.
+const REFUND_BACKOFF_MS: i64 = 5_000;
+/// And no retry waits longer than this, ms.
+const REFUND_BACKOFF_CAP_MS: i64 = 3_600_000;
+
+/// How long to wait before the next try of a refund that has failed
+/// `attempts` times: 5 s, 10 s, 20 s, ... up to an hour.
+pub fn refund_backoff_ms(attempts: i64) -> i64 {
+    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    REFUND_BACKOFF_MS
+        .saturating_mul(1_i64 << doublings)
+        .min(REFUND_BACKOFF_CAP_MS)
+}
+
 /// Sends one recorded refund through the provider that took the money.
+/// One that can never go through (its provider is not configured here,
+/// its order has no payment to refund, or the provider refused it
+/// [`REFUND_ATTEMPTS`] times) is failed and audited; one that can go
+/// through later is tried again after a backoff.
 async fn send_refund(
     store: &Store,
     provider: &dyn PaymentProvider,
@@ -415,20 +434,12 @@ async fn send_refund(
             .await?);
     };
     if order.provider != provider.name() {
-        store
-            .refund_attempt_failed(
-                &r.id,
-                &format!("the {} provider is not configured", order.provider),
-                false,
-                now,
-            )
-            .await?;
+        let why = format!("the {} provider is not configured", order.provider);
+        give_up_refund(store, r, &why, now).await?;
         return Ok(false);
     }
     let Some(payment_intent) = order.payment_intent.clone() else {
-        store
-            .refund_attempt_failed(&r.id, "the order has no payment to refund yet", false, now)
-            .await?;
+        give_up_refund(store, r, "the order has no payment to refund", now).await?;
         return Ok(false);
     };
     let req = RefundRequest {
@@ -439,38 +450,61 @@ async fn send_refund(
     };
     match provider.refund(&req).await {
         Ok(provider_id) => Ok(store.refund_sent(&r.id, &provider_id, now).await?),
+        Err(e) if matches!(e, ProviderError::Refused(_)) && r.attempts + 1 >= REFUND_ATTEMPTS => {
+            give_up_refund(store, r, &e.to_string(), now).await?;
+            Ok(false)
+        }
+        Err(ProviderError::Unsupported(m)) => {
+            give_up_refund(store, r, &m, now).await?;
+            Ok(false)
+        }
         Err(e) => {
-            let give_up =
-                matches!(e, ProviderError::Refused(_)) && r.attempts + 1 >= REFUND_ATTEMPTS;
+            let retry_at = now + refund_backoff_ms(r.attempts + 1);
             store
-                .refund_attempt_failed(&r.id, &e.to_string(), give_up, now)
+                .refund_attempt_failed(&r.id, &e.to_string(), Some(retry_at), now)
                 .await?;
-            if give_up {
-                crate::safety::audit_once(
-                    store,
-                    &format!("refund.failed:{}", r.id),
-                    None,
-                    "refund.failed",
-                    ("seat", &r.seat_id),
-                    serde_json::json!({"refund": r.id, "error": e.to_string()}),
-                    now,
-                )
-                .await?;
-            }
             Ok(false)
         }
     }
 }
 
-/// Sends refunds recorded but not yet through (the server runs it every
-/// few seconds). Returns how many went through.
+/// Fails a refund for good (it leaves the queue; payment views show it as
+/// failed) and audits it, once.
+async fn give_up_refund(
+    store: &Store,
+    r: &RefundRow,
+    why: &str,
+    now: i64,
+) -> Result<(), AccountError> {
+    tracing::warn!(refund = %r.id, error = %why, "refund given up; an admin settles it");
+    // The entry first: if failing the refund then does not get through,
+    // the next round gives it up again and the entry stays one.
+    crate::safety::audit_once(
+        store,
+        &format!("refund.failed:{}", r.id),
+        None,
+        "refund.failed",
+        ("seat", &r.seat_id),
+        serde_json::json!({
+            "refund": r.id, "order": r.order_id, "account": r.account_id,
+            "amount_minor": r.amount_minor, "currency": r.currency, "error": why,
+        }),
+        now,
+    )
+    .await?;
+    store.refund_attempt_failed(&r.id, why, None, now).await?;
+    Ok(())
+}
+
+/// Sends refunds recorded but not yet through whose next try is due (the
+/// server runs it every few seconds). Returns how many went through.
 pub async fn send_refunds(
     store: &Store,
     provider: &dyn PaymentProvider,
     now: i64,
 ) -> Result<usize, AccountError> {
     let mut sent = 0;
-    for r in store.pending_refunds(100).await? {
+    for r in store.pending_refunds(now, 100).await? {
         if send_refund(store, provider, &r, now).await? {
             sent += 1;
         }
@@ -486,9 +520,7 @@ impl From<ProviderError> for AccountError {
                  in a minute"
                     .into(),
             ),
-            ProviderError::Refused(m) => {
-                AccountError::Conflict(format!("the payment provider refused: {m}"))
-            }
+            ProviderError::Refused(m) => AccountError::PaymentRefused(m),
             ProviderError::Unsupported(m) => AccountError::Conflict(m),
         }
     }
@@ -539,6 +571,17 @@ mod tests {
             rows.iter()
                 .all(|r| r.order_id.as_deref() == Some(o.id.as_str()))
         );
+    }
+
+    #[test]
+    fn refund_retries_back_off_doubling_up_to_an_hour() {
+        let waits: Vec<i64> = (1..=6).map(refund_backoff_ms).collect();
+        assert_eq!(waits, [5_000, 10_000, 20_000, 40_000, 80_000, 160_000]);
+        assert_eq!(refund_backoff_ms(11), 3_600_000);
+        assert_eq!(refund_backoff_ms(1_000), 3_600_000);
+        assert_eq!(refund_backoff_ms(i64::MAX), 3_600_000);
+        assert_eq!(refund_backoff_ms(0), 5_000);
+        assert_eq!(refund_backoff_ms(-3), 5_000);
     }
 
     #[test]

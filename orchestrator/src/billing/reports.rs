@@ -32,6 +32,9 @@ pub struct Payment {
     pub refunded_minor: i64,
     /// Refunds on their way, minor units.
     pub refund_pending_minor: i64,
+    /// Refunds that could not be sent and were given up, minor units
+    /// (owed back; an admin settles them).
+    pub refund_failed_minor: i64,
     /// none, partial or full.
     pub refund_status: String,
     /// Currency.
@@ -61,6 +64,7 @@ impl From<&OrderMoney> for Payment {
             discount_minor: o.discount_minor,
             refunded_minor: m.refunded_minor,
             refund_pending_minor: m.refund_pending_minor,
+            refund_failed_minor: m.refund_failed_minor,
             refund_status: match m.refunded_minor {
                 0 => "none",
                 r if r >= o.amount_minor => "full",
@@ -88,6 +92,9 @@ pub struct Totals {
     pub refunds_minor: i64,
     /// Gross less refunds, minor units.
     pub net_minor: i64,
+    /// Refunds given up on (money owed back that did not go back),
+    /// minor units.
+    pub refunds_failed_minor: i64,
     /// Paid orders.
     pub orders_paid: i64,
     /// Seats paid for.
@@ -98,6 +105,7 @@ impl Totals {
     fn add(&mut self, m: &OrderMoney) {
         self.gross_minor += m.order.amount_minor;
         self.refunds_minor += m.refunded_minor;
+        self.refunds_failed_minor += m.refund_failed_minor;
         self.net_minor = self.gross_minor - self.refunds_minor;
         self.orders_paid += 1;
         self.seats_paid += m.order.seats;
@@ -326,6 +334,7 @@ mod tests {
             receipt_url: None,
             refunded_minor: 0,
             refund_pending_minor: 0,
+            refund_failed_minor: 0,
         }
     }
 

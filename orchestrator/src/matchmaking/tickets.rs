@@ -217,7 +217,12 @@ async fn seat(
     };
     let out = match seats::join(store, provider, &m.campaign_id, &row.account_id, req, now).await {
         Ok(out) => out,
-        Err(AccountError::Conflict(_) | AccountError::Forbidden(_) | AccountError::NotFound) => {
+        Err(
+            AccountError::Conflict(_)
+            | AccountError::Forbidden(_)
+            | AccountError::NotFound
+            | AccountError::PaymentRefused(_),
+        ) => {
             return Ok(None);
         }
         Err(e) => return Err(e),

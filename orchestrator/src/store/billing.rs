@@ -83,6 +83,9 @@ pub struct OrderMoney {
     pub refunded_minor: i64,
     /// Refunds decided but not yet through the provider.
     pub refund_pending_minor: i64,
+    /// Refunds that could not be sent and were given up (money still
+    /// owed back, for an admin to settle).
+    pub refund_failed_minor: i64,
 }
 
 /// A refund of one seat.
@@ -355,7 +358,9 @@ impl Store {
              (SELECT CAST(SUM(r.amount_minor) AS BIGINT) FROM refunds r \
                WHERE r.order_id = o.id AND r.status = 'succeeded') AS refunds_sent, \
              (SELECT CAST(SUM(r.amount_minor) AS BIGINT) FROM refunds r \
-               WHERE r.order_id = o.id AND r.status <> 'succeeded') AS refunds_pending \
+               WHERE r.order_id = o.id AND r.status = 'pending') AS refunds_pending, \
+             (SELECT CAST(SUM(r.amount_minor) AS BIGINT) FROM refunds r \
+               WHERE r.order_id = o.id AND r.status = 'failed') AS refunds_failed \
              FROM orders o JOIN campaigns c ON c.id = o.campaign_id {clause} \
              ORDER BY o.created_at DESC, o.id"
         );
@@ -369,12 +374,14 @@ impl Store {
                 let sent: Option<i64> = r.try_get("refunds_sent")?;
                 let charged_back: Option<i64> = r.try_get("charge_refunded")?;
                 let pending: Option<i64> = r.try_get("refunds_pending")?;
+                let failed: Option<i64> = r.try_get("refunds_failed")?;
                 Ok(OrderMoney {
                     order: order(r)?,
                     campaign_title: r.try_get("title")?,
                     receipt_url: r.try_get("receipt_url")?,
                     refunded_minor: sent.unwrap_or(0).max(charged_back.unwrap_or(0)),
                     refund_pending_minor: pending.unwrap_or(0),
+                    refund_failed_minor: failed.unwrap_or(0),
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -428,13 +435,20 @@ impl Store {
         Ok(n.unwrap_or(0))
     }
 
-    /// Refunds not yet through the provider, oldest first.
-    pub async fn pending_refunds(&self, limit: i64) -> Result<Vec<RefundRow>, StoreError> {
+    /// Refunds not yet through the provider whose next attempt is due by
+    /// `now`, the longest due first: refunds waiting out a backoff never
+    /// keep newer ones from their turn.
+    pub async fn pending_refunds(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<RefundRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, order_id, seat_id, account_id, amount_minor, currency, reason, status, \
-             attempts, created_at FROM refunds WHERE status = 'pending' \
-             ORDER BY created_at, id LIMIT $1",
+             attempts, created_at FROM refunds WHERE status = 'pending' AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at, created_at, id LIMIT $2",
         )
+        .bind(now)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
@@ -461,26 +475,29 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// A refund attempt failed; with `give_up` it stops being retried.
+    /// A refund attempt failed: it is tried again from `retry_at` on, or
+    /// with `None` it is given up (failed) and leaves the queue. False if
+    /// it was not pending.
     pub async fn refund_attempt_failed(
         &self,
         id: &str,
         error: &str,
-        give_up: bool,
+        retry_at: Option<i64>,
         now: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
             "UPDATE refunds SET attempts = attempts + 1, last_error = $2, updated_at = $4, \
-             status = CASE WHEN $3 = 1 THEN 'failed' ELSE status END \
+             next_attempt_at = COALESCE($3, next_attempt_at), \
+             status = CASE WHEN $3 IS NULL THEN 'failed' ELSE status END \
              WHERE id = $1 AND status = 'pending'",
         )
         .bind(id)
         .bind(error)
-        .bind(i64::from(give_up))
+        .bind(retry_at)
         .bind(now)
         .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Records a charge's state; refunded amounts only grow.
@@ -615,6 +632,12 @@ impl Store {
     }
 
     /// Records a subscription's state unless a newer event was applied.
+    /// Stripe stamps events in whole seconds, so events of one second are
+    /// ranked by how far along the subscription's life their status is
+    /// (incomplete, then trialing, active, past_due and the like, then
+    /// canceled or incomplete_expired) and never go back: a late
+    /// `created` (incomplete) does not undo the same second's `updated`
+    /// (active).
     pub async fn upsert_subscription(
         &self,
         s: &SubscriptionRow,
@@ -632,7 +655,12 @@ impl Store {
              cancel_at_period_end = excluded.cancel_at_period_end, \
              ended_at = excluded.ended_at, event_created = excluded.event_created, \
              updated_at = excluded.updated_at \
-             WHERE subscriptions.event_created <= excluded.event_created",
+             WHERE subscriptions.event_created < excluded.event_created \
+             OR (subscriptions.event_created = excluded.event_created \
+                 AND CASE excluded.status WHEN 'incomplete' THEN 0 \
+                   WHEN 'canceled' THEN 2 WHEN 'incomplete_expired' THEN 2 ELSE 1 END \
+                 >= CASE subscriptions.status WHEN 'incomplete' THEN 0 \
+                   WHEN 'canceled' THEN 2 WHEN 'incomplete_expired' THEN 2 ELSE 1 END)",
         )
         .bind(&s.id)
         .bind(&s.account_id)

@@ -59,6 +59,9 @@ pub struct WaitRow {
     pub status: String,
     /// Joined, Unix ms.
     pub created_at: i64,
+    /// Not promoted before this time (the payment provider could not
+    /// start its last promotion), Unix ms.
+    pub retry_at: Option<i64>,
 }
 
 const SEAT_COLUMNS: &str = "id, campaign_id, account_id, party_id, status, hold_expires_at, \
@@ -92,6 +95,7 @@ fn wait(r: &sqlx::any::AnyRow) -> Result<WaitRow, sqlx::Error> {
         size: r.try_get("size")?,
         status: r.try_get("status")?,
         created_at: r.try_get("created_at")?,
+        retry_at: r.try_get("retry_at")?,
     })
 }
 
@@ -360,7 +364,7 @@ impl Store {
         account: &str,
     ) -> Result<Option<(WaitRow, i64)>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, campaign_id, account_id, party_id, size, status, created_at FROM waitlist \
+            "SELECT id, campaign_id, account_id, party_id, size, status, created_at, retry_at FROM waitlist \
              WHERE campaign_id = $1 AND account_id = $2 AND status = 'waiting'",
         )
         .bind(campaign)
@@ -386,7 +390,7 @@ impl Store {
     /// The first waiting place of a campaign's queue.
     pub async fn waitlist_head(&self, campaign: &str) -> Result<Option<WaitRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, campaign_id, account_id, party_id, size, status, created_at FROM waitlist \
+            "SELECT id, campaign_id, account_id, party_id, size, status, created_at, retry_at FROM waitlist \
              WHERE campaign_id = $1 AND status = 'waiting' ORDER BY created_at, id LIMIT 1",
         )
         .bind(campaign)
@@ -409,13 +413,21 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Puts a promoted place back in the queue, where it was.
-    pub async fn reopen_wait(&self, id: &str, now: i64) -> Result<(), StoreError> {
+    /// Puts a promoted place back in the queue, where it was, to be
+    /// promoted again from `retry_at` on (any time with `None`).
+    pub async fn reopen_wait(
+        &self,
+        id: &str,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE waitlist SET status = 'waiting', updated_at = $2 WHERE id = $1 AND status = 'promoted'",
+            "UPDATE waitlist SET status = 'waiting', retry_at = $3, updated_at = $2 \
+             WHERE id = $1 AND status = 'promoted'",
         )
         .bind(id)
         .bind(now)
+        .bind(retry_at)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -442,7 +454,7 @@ impl Store {
     /// Waiting places of a campaign in queue order.
     pub async fn waitlist(&self, campaign: &str) -> Result<Vec<WaitRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, campaign_id, account_id, party_id, size, status, created_at FROM waitlist \
+            "SELECT id, campaign_id, account_id, party_id, size, status, created_at, retry_at FROM waitlist \
              WHERE campaign_id = $1 AND status = 'waiting' ORDER BY created_at, id",
         )
         .bind(campaign)
@@ -454,7 +466,7 @@ impl Store {
     /// Campaigns an account waits for, oldest place first.
     pub async fn waiting_places(&self, account: &str) -> Result<Vec<WaitRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, campaign_id, account_id, party_id, size, status, created_at FROM waitlist \
+            "SELECT id, campaign_id, account_id, party_id, size, status, created_at, retry_at FROM waitlist \
              WHERE account_id = $1 AND status = 'waiting' ORDER BY created_at, id",
         )
         .bind(account)

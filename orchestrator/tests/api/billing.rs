@@ -578,10 +578,9 @@ async fn refunds_go_through_stripe_once_with_a_key_and_an_audit_entry() {
     assert_eq!(status, StatusCode::OK, "{left}");
     assert_eq!(left["refund_minor"], price);
     assert_eq!(b.payment(&ann).await["refund_pending_minor"], price);
-    // The sender retries later under the same key.
-    orchestrator::billing::send_refunds(&b.app.store, b.provider.as_ref(), b.now())
-        .await
-        .unwrap();
+    // The sender retries later (after a backoff) under the same key.
+    b.app.advance_ms(5_000);
+    assert_eq!(b.send_refunds().await, 1);
     let seen = b.stripe.seen("/v1/refunds");
     assert_eq!(seen.iter().filter(|s| s.status == 200).count(), 1);
     let keys: std::collections::BTreeSet<_> =
@@ -1384,4 +1383,225 @@ async fn a_checkout_that_expired_before_its_payment_arrived_is_refunded_once_and
     assert_eq!(b.stripe.seen("/v1/refunds").len(), 1);
     let c = b.app.store.campaign(&id).await.unwrap().unwrap();
     assert_eq!(c.seats_taken, 2);
+}
+
+#[tokio::test]
+async fn a_waitlisted_player_keeps_their_place_when_stripe_refuses_their_checkout() {
+    let b = spawn().await;
+    let (id, _) = b.full_with_one_waiting().await;
+    let cyd_id = b
+        .app
+        .store
+        .account_by_handle("cyd")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    // Both holds lapse; Stripe refuses the checkout for Cyd's new seat.
+    b.stripe.fail_next(400, 1);
+    b.app.advance_ms(35 * 60_000 + 1);
+    orchestrator::seats::release_lapsed_holds(&b.app.store, b.provider.as_ref(), None, b.now())
+        .await
+        .unwrap();
+    let line = b.app.store.waitlist(&id).await.unwrap();
+    assert_eq!(line.len(), 1, "{line:?}");
+    assert_eq!(line[0].account_id, cyd_id);
+    assert!(b.app.store.live_seat(&id, &cyd_id).await.unwrap().is_none());
+    let c = b.app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!(c.seats_taken, 0);
+    // The line waits out the retry rather than asking Stripe every round.
+    let sessions = b.stripe.seen("/v1/checkout/sessions").len();
+    for _ in 0..3 {
+        b.app.advance_ms(60_000);
+        orchestrator::seats::promote_waiting(&b.app.store, b.provider.as_ref(), b.now())
+            .await
+            .unwrap();
+    }
+    assert_eq!(b.stripe.seen("/v1/checkout/sessions").len(), sessions);
+    // Once it is due, Cyd is seated from the same place.
+    b.app.advance_ms(15 * 60_000);
+    assert_eq!(
+        orchestrator::seats::promote_waiting(&b.app.store, b.provider.as_ref(), b.now())
+            .await
+            .unwrap(),
+        1
+    );
+    let seat = b.app.store.live_seat(&id, &cyd_id).await.unwrap().unwrap();
+    assert_eq!(seat.status, "held");
+    assert!(b.app.store.waitlist(&id).await.unwrap().is_empty());
+    let cyd = b.app.log_in("cyd").await.0;
+    assert!(b.payment(&cyd).await["checkout_url"].is_string());
+}
+
+#[tokio::test]
+async fn subscription_events_of_one_second_never_go_back_however_often_and_in_whatever_order_they_come()
+ {
+    let b = spawn().await;
+    let (ann_id, _) = b.app.user("ann").await;
+    let sub = |status: &str| {
+        json!({"id": "sub_tie", "object": "subscription", "customer": "cus_tie",
+               "status": status, "cancel_at_period_end": false,
+               "start_date": b.now() / 1_000 - 10, "metadata": {"account_id": ann_id},
+               "items": {"data": [{"current_period_end": b.now() / 1_000 + 30 * 86_400,
+                 "price": {"id": "price_monthly", "unit_amount": 500, "currency": "eur",
+                           "recurring": {"interval": "month"}}}]}})
+    };
+    let status = || async {
+        b.app.store.subscriptions_of(&ann_id).await.unwrap()[0]
+            .status
+            .clone()
+    };
+    // Created (incomplete) and updated (active) in the same second, each
+    // delivered ten times as distinct events, in a shuffled order.
+    let mut events = Vec::new();
+    for _ in 0..10 {
+        events.push(b.event("customer.subscription.created", sub("incomplete"), 3));
+        events.push(b.event("customer.subscription.updated", sub("active"), 3));
+    }
+    let mut seen_active = false;
+    for e in shuffled(&events, 1) {
+        assert_eq!(b.deliver(&e).await.0, StatusCode::OK);
+        let now = status().await;
+        if seen_active {
+            assert_eq!(now, "active", "a same-second event went back");
+        }
+        seen_active |= now == "active";
+    }
+    assert_eq!(status().await, "active");
+    // Cancelled in that second too: it stays cancelled whatever comes.
+    for _ in 0..10 {
+        events.push(b.event("customer.subscription.deleted", sub("canceled"), 3));
+        events.push(b.event("customer.subscription.created", sub("incomplete"), 3));
+        events.push(b.event("customer.subscription.updated", sub("active"), 3));
+    }
+    let mut seen_canceled = false;
+    for e in shuffled(&events, 1) {
+        assert_eq!(b.deliver(&e).await.0, StatusCode::OK);
+        let now = status().await;
+        if seen_canceled {
+            assert_eq!(now, "canceled", "a same-second event revived it");
+        }
+        seen_canceled |= now == "canceled";
+    }
+    assert_eq!(status().await, "canceled");
+    // A later second still moves it on (Stripe's own order).
+    let later = b.event("customer.subscription.updated", sub("past_due"), 1);
+    assert_eq!(b.deliver(&later).await.0, StatusCode::OK);
+    assert_eq!(status().await, "past_due");
+}
+
+#[tokio::test]
+async fn a_refund_that_can_never_be_sent_is_failed_audited_and_leaves_the_queue() {
+    let b = spawn().await;
+    let (id, gm) = b.campaign("keeper", 4).await;
+    let (_, ann) = b.app.user("ann").await;
+    b.join(&id, &ann).await;
+    let o = b.payment(&ann).await;
+    let price = o["amount_minor"].as_i64().unwrap();
+    // Paid, but Stripe named no payment to refund.
+    let mut paid = session_completed(&o, "pi_unused");
+    paid["payment_intent"] = Value::Null;
+    let paid = b.event("checkout.session.completed", paid, 0);
+    assert_eq!(b.deliver(&paid).await.0, StatusCode::OK);
+    assert_eq!(b.seats(&ann).await[0]["status"], "confirmed");
+    let (status, left) = b
+        .app
+        .json(
+            Method::DELETE,
+            &format!("/api/v1/campaigns/{id}/seat"),
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{left}");
+    let p = b.payment(&ann).await;
+    assert_eq!(
+        (
+            p["refund_failed_minor"].as_i64(),
+            p["refund_pending_minor"].as_i64(),
+            p["refunded_minor"].as_i64()
+        ),
+        (Some(price), Some(0), Some(0))
+    );
+    let (_, r) = b
+        .app
+        .json(
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}/revenue"),
+            Some(&gm),
+            None,
+        )
+        .await;
+    assert_eq!(r["totals"][0]["refunds_failed_minor"], price, "{r}");
+    assert_eq!(b.audited("refund.failed").await.len(), 1);
+    // It is not tried again, however long the worker runs.
+    for _ in 0..3 {
+        b.app.advance_ms(2 * 3_600_000);
+        assert_eq!(b.send_refunds().await, 0);
+        assert!(
+            b.app
+                .store
+                .pending_refunds(b.now(), 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    assert_eq!(b.audited("refund.failed").await.len(), 1);
+    assert!(b.stripe.seen("/v1/refunds").is_empty());
+}
+
+#[tokio::test]
+async fn a_refund_stripe_cannot_take_now_is_retried_after_a_growing_wait() {
+    let b = spawn().await;
+    let (id, _) = b.campaign("keeper", 4).await;
+    let (_, ann) = b.app.user("ann").await;
+    b.join(&id, &ann).await;
+    let o = b.payment(&ann).await;
+    let paid = b.event(
+        "checkout.session.completed",
+        session_completed(&o, "pi_ann"),
+        0,
+    );
+    b.deliver(&paid).await;
+    b.stripe.fail_next(500, 3);
+    let (status, _) = b
+        .app
+        .json(
+            Method::DELETE,
+            &format!("/api/v1/campaigns/{id}/seat"),
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let tried = || b.stripe.seen("/v1/refunds").len();
+    assert_eq!(tried(), 3);
+    // Not due yet: the worker leaves it (and so gets to newer ones).
+    assert!(
+        b.app
+            .store
+            .pending_refunds(b.now(), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(b.send_refunds().await, 0);
+    assert_eq!(tried(), 3);
+    // Due after 5 s; Stripe is still busy, so the next wait is 10 s.
+    b.stripe.fail_next(500, 3);
+    b.app.advance_ms(5_000);
+    assert_eq!(b.send_refunds().await, 0);
+    assert_eq!(tried(), 6);
+    b.app.advance_ms(5_000);
+    assert_eq!(b.send_refunds().await, 0);
+    assert_eq!(tried(), 6);
+    b.app.advance_ms(5_000);
+    assert_eq!(b.send_refunds().await, 1);
+    let seen = b.stripe.seen("/v1/refunds");
+    assert_eq!(seen.iter().filter(|s| s.status == 200).count(), 1);
+    let keys: std::collections::BTreeSet<_> =
+        seen.iter().map(|s| s.idempotency_key.clone()).collect();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(b.send_refunds().await, 0);
 }
