@@ -27,3 +27,12 @@ ALTER TABLE waitlist ADD COLUMN retry_at BIGINT;
 -- leave the queue.
 ALTER TABLE refunds ADD COLUMN next_attempt_at BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX refunds_due ON refunds (status, next_attempt_at);
+
+-- A pending order whose held seats were all released (left, removed by
+-- the game master, campaign cancelled) is cancelled, and its still-open
+-- checkout is expired at the provider so it can no longer be paid: due
+-- from this time on (Unix ms; NULL when nothing is left to do), retried
+-- with a backoff.
+ALTER TABLE orders ADD COLUMN expire_checkout_at BIGINT;
+ALTER TABLE orders ADD COLUMN expire_checkout_attempts BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX orders_expire_checkout ON orders (expire_checkout_at);

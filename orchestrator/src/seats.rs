@@ -421,6 +421,12 @@ async fn release(
     )
     .await?;
     crate::billing::refund_seat(store, provider, &s, refund, why, Some(actor), now).await?;
+    // A hold given up: its checkout must not take money for it any more.
+    if s.status == "held"
+        && let Some(order) = &s.order_id
+    {
+        crate::billing::close_checkout(store, provider, order, now).await?;
+    }
     promote(store, provider, &s.campaign_id, now).await?;
     s.status = "released".into();
     s.refund_minor = refund;

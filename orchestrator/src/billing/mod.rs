@@ -145,6 +145,11 @@ pub trait PaymentProvider: std::fmt::Debug + Send + Sync {
     async fn portal(&self, _customer_id: &str) -> Result<String, ProviderError> {
         Err(no_subscriptions())
     }
+    /// Expires a checkout that is still open, so it can no longer be paid
+    /// (the local provider has none).
+    async fn expire_checkout(&self, _checkout_id: &str) -> Result<(), ProviderError> {
+        Ok(())
+    }
     /// How webhooks from this provider are verified (none: it sends none).
     fn webhook_keys(&self) -> Option<&webhook::WebhookKeys> {
         None
@@ -397,19 +402,20 @@ pub async fn record_refund(
 /// Refund attempts before a refused refund is given up (and left to admins).
 const REFUND_ATTEMPTS: i64 = 5;
 
-/// The first retry of a refund waits this long, ms; each next one twice
-/// as long as the one before.
-const REFUND_BACKOFF_MS: i64 = 5_000;
+/// The first retry of a provider call in the background (a refund, a
+/// checkout to expire) waits this long, ms; each next one twice as long as
+/// the one before.
+const BACKOFF_MS: i64 = 5_000;
 /// And no retry waits longer than this, ms.
-const REFUND_BACKOFF_CAP_MS: i64 = 3_600_000;
+const BACKOFF_CAP_MS: i64 = 3_600_000;
 
-/// How long to wait before the next try of a refund that has failed
-/// `attempts` times: 5 s, 10 s, 20 s, ... up to an hour.
-pub fn refund_backoff_ms(attempts: i64) -> i64 {
+/// How long to wait before the next try of a provider call that has
+/// failed `attempts` times: 5 s, 10 s, 20 s, ... up to an hour.
+pub fn backoff_ms(attempts: i64) -> i64 {
     let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-    REFUND_BACKOFF_MS
+    BACKOFF_MS
         .saturating_mul(1_i64 << doublings)
-        .min(REFUND_BACKOFF_CAP_MS)
+        .min(BACKOFF_CAP_MS)
 }
 
 /// Sends one recorded refund through the provider that took the money.
@@ -459,7 +465,7 @@ async fn send_refund(
             Ok(false)
         }
         Err(e) => {
-            let retry_at = now + refund_backoff_ms(r.attempts + 1);
+            let retry_at = now + backoff_ms(r.attempts + 1);
             store
                 .refund_attempt_failed(&r.id, &e.to_string(), Some(retry_at), now)
                 .await?;
@@ -510,6 +516,103 @@ pub async fn send_refunds(
         }
     }
     Ok(sent)
+}
+
+/// A held seat of order `order_id` was released (left, removed, campaign
+/// cancelled): once no seat of the order is held any more, the order is
+/// cancelled and its checkout expired at the provider, so nobody pays for
+/// seats that are gone. Best effort: a provider that fails leaves it to
+/// [`expire_checkouts`]; a payment that still gets through is refunded
+/// like any late payment.
+pub async fn close_checkout(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    order_id: &str,
+    now: i64,
+) -> Result<(), AccountError> {
+    // A party's checkout pays for every member's seat: it stays open while
+    // another member still holds one (a payment then refunds the rest).
+    if store
+        .order_seats(order_id)
+        .await?
+        .iter()
+        .any(|s| s.status == "held")
+    {
+        return Ok(());
+    }
+    if !store.cancel_pending_order(order_id, now).await? {
+        return Ok(());
+    }
+    if let Some(order) = store.order(order_id).await?
+        && order.checkout_id.is_some()
+    {
+        expire_checkout(store, provider, &order, 0, now).await?;
+    }
+    Ok(())
+}
+
+/// Expires the checkouts of cancelled orders that are due (the server runs
+/// it every few seconds). Returns how many were expired.
+pub async fn expire_checkouts(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    now: i64,
+) -> Result<usize, AccountError> {
+    let mut expired = 0;
+    for (order, attempts) in store.checkouts_to_expire(now, 100).await? {
+        if expire_checkout(store, provider, &order, attempts, now).await? {
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}
+
+/// One attempt at expiring `order`'s checkout; true when the provider
+/// expired it.
+async fn expire_checkout(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    order: &OrderRow,
+    attempts: i64,
+    now: i64,
+) -> Result<bool, AccountError> {
+    let Some(checkout) = order
+        .checkout_id
+        .as_deref()
+        .filter(|_| order.provider == provider.name())
+    else {
+        store
+            .checkout_expire_attempted(&order.id, None, now)
+            .await?;
+        return Ok(false);
+    };
+    match provider.expire_checkout(checkout).await {
+        Ok(()) => {
+            store
+                .checkout_expire_attempted(&order.id, None, now)
+                .await?;
+            Ok(true)
+        }
+        // Stripe closes the checkout itself when the hold runs out; no
+        // point trying past that.
+        Err(ProviderError::Unavailable(e)) if order.expires_at.is_none_or(|t| t > now) => {
+            tracing::warn!(order = %order.id, error = %e, "checkout not expired yet; will retry");
+            let retry_at = now + backoff_ms(attempts + 1);
+            store
+                .checkout_expire_attempted(&order.id, Some(retry_at), now)
+                .await?;
+            Ok(false)
+        }
+        // Refused: paid or expired meanwhile (a payment is refunded by
+        // its webhook), or past its time.
+        Err(e) => {
+            tracing::info!(order = %order.id, error = %e, "checkout left to close itself");
+            store
+                .checkout_expire_attempted(&order.id, None, now)
+                .await?;
+            Ok(false)
+        }
+    }
 }
 
 impl From<ProviderError> for AccountError {
@@ -574,14 +677,14 @@ mod tests {
     }
 
     #[test]
-    fn refund_retries_back_off_doubling_up_to_an_hour() {
-        let waits: Vec<i64> = (1..=6).map(refund_backoff_ms).collect();
+    fn retries_back_off_doubling_up_to_an_hour() {
+        let waits: Vec<i64> = (1..=6).map(backoff_ms).collect();
         assert_eq!(waits, [5_000, 10_000, 20_000, 40_000, 80_000, 160_000]);
-        assert_eq!(refund_backoff_ms(11), 3_600_000);
-        assert_eq!(refund_backoff_ms(1_000), 3_600_000);
-        assert_eq!(refund_backoff_ms(i64::MAX), 3_600_000);
-        assert_eq!(refund_backoff_ms(0), 5_000);
-        assert_eq!(refund_backoff_ms(-3), 5_000);
+        assert_eq!(backoff_ms(11), 3_600_000);
+        assert_eq!(backoff_ms(1_000), 3_600_000);
+        assert_eq!(backoff_ms(i64::MAX), 3_600_000);
+        assert_eq!(backoff_ms(0), 5_000);
+        assert_eq!(backoff_ms(-3), 5_000);
     }
 
     #[test]

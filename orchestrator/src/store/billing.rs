@@ -18,7 +18,8 @@ pub struct OrderRow {
     pub campaign_id: String,
     /// test or stripe.
     pub provider: String,
-    /// pending, paid, expired or failed.
+    /// pending, paid, partially_refunded, refunded, expired, cancelled
+    /// or failed.
     pub status: String,
     /// Seats paid for.
     pub seats: i64,
@@ -336,6 +337,66 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Cancels a pending order (its seats were given up before it was
+    /// paid) and, if it has a checkout, marks the checkout to be expired
+    /// from `now` on; false if it was not pending.
+    pub async fn cancel_pending_order(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE orders SET status = 'cancelled', updated_at = $2, \
+             expire_checkout_at = CASE WHEN checkout_id IS NULL THEN NULL ELSE $2 END \
+             WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Orders whose checkout is due to be expired by `now`, longest due
+    /// first, with the attempts made so far.
+    pub async fn checkouts_to_expire(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<(OrderRow, i64)>, StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS}, o.expire_checkout_attempts FROM orders o \
+             WHERE o.expire_checkout_at IS NOT NULL AND o.expire_checkout_at <= $1 \
+             ORDER BY o.expire_checkout_at, o.id LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((order(r)?, r.try_get("expire_checkout_attempts")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// An order's checkout was expired (or is past helping): nothing left
+    /// to do; with `retry_at` the attempt failed and is due again then.
+    pub async fn checkout_expire_attempted(
+        &self,
+        id: &str,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE orders SET expire_checkout_at = $2, \
+             expire_checkout_attempts = expire_checkout_attempts + 1, updated_at = $3 \
+             WHERE id = $1 AND expire_checkout_at IS NOT NULL",
+        )
+        .bind(id)
+        .bind(retry_at)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// Orders with their money, newest first: of one account, of one

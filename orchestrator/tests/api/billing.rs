@@ -1605,3 +1605,105 @@ async fn a_refund_stripe_cannot_take_now_is_retried_after_a_growing_wait() {
     assert_eq!(keys.len(), 1);
     assert_eq!(b.send_refunds().await, 0);
 }
+
+#[tokio::test]
+async fn a_held_seat_given_up_by_leaving_removal_or_cancelling_closes_its_open_checkout() {
+    let b = spawn().await;
+    let (id, gm) = b.campaign("keeper", 4).await;
+    let mut players = Vec::new();
+    for handle in ["ann", "bob", "cyd"] {
+        let (account, token) = b.app.user(handle).await;
+        assert_eq!(b.join(&id, &token).await.0, StatusCode::CREATED);
+        let order = b.payment(&token).await;
+        let checkout = b
+            .app
+            .store
+            .order(order["order_id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .checkout_id
+            .unwrap();
+        players.push((account, token, order, checkout));
+    }
+    let expires = |cs: &str| {
+        b.stripe
+            .seen(&format!("/v1/checkout/sessions/{cs}/expire"))
+            .iter()
+            .map(|s| s.status)
+            .collect::<Vec<_>>()
+    };
+    // Ann leaves while Stripe is busy: the checkout is expired later.
+    let (_, ann, ann_order, ann_cs) = &players[0];
+    b.stripe.fail_next(503, 3);
+    let (status, _) = b
+        .app
+        .json(
+            Method::DELETE,
+            &format!("/api/v1/campaigns/{id}/seat"),
+            Some(ann),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(expires(ann_cs), [503, 503, 503]);
+    let p = b.payment(ann).await;
+    assert_eq!(p["status"], "cancelled");
+    assert!(p["checkout_url"].is_null());
+    let expire_round = || async {
+        orchestrator::billing::expire_checkouts(&b.app.store, b.provider.as_ref(), b.now())
+            .await
+            .unwrap()
+    };
+    assert_eq!(expire_round().await, 0);
+    b.app.advance_ms(5_000);
+    assert_eq!(expire_round().await, 1);
+    assert_eq!(expires(ann_cs), [503, 503, 503, 200]);
+    assert_eq!(expires(ann_cs).iter().filter(|s| **s == 200).count(), 1);
+    assert_eq!(
+        b.stripe
+            .seen(&format!("/v1/checkout/sessions/{ann_cs}/expire"))[0]
+            .idempotency_key
+            .as_deref(),
+        Some(format!("expire-{ann_cs}").as_str())
+    );
+    // The game master removes Bob, who had not paid: his checkout closes.
+    let (bob_id, _, _, bob_cs) = &players[1];
+    let (status, r) = b
+        .app
+        .json(
+            Method::DELETE,
+            &format!("/api/v1/campaigns/{id}/roster/{bob_id}"),
+            Some(&gm),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(expires(bob_cs), [200]);
+    // The campaign is cancelled: Cyd's checkout closes too.
+    let (_, _, _, cyd_cs) = &players[2];
+    let (status, r) = b
+        .app
+        .json(
+            Method::POST,
+            &format!("/api/v1/campaigns/{id}/cancel"),
+            Some(&gm),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(expires(cyd_cs), [200]);
+    assert_eq!(expire_round().await, 0);
+    // Ann had paid a moment before her checkout closed: the money goes back.
+    let late = b.event(
+        "checkout.session.completed",
+        session_completed(ann_order, "pi_ann"),
+        0,
+    );
+    assert_eq!(b.deliver(&late).await.0, StatusCode::OK);
+    b.send_refunds().await;
+    let refunds = b.stripe.seen("/v1/refunds");
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].param("payment_intent"), Some("pi_ann"));
+    assert!(b.seats(ann).await.as_array().unwrap().is_empty());
+}
