@@ -36,3 +36,25 @@ CREATE INDEX refunds_due ON refunds (status, next_attempt_at);
 ALTER TABLE orders ADD COLUMN expire_checkout_at BIGINT;
 ALTER TABLE orders ADD COLUMN expire_checkout_attempts BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX orders_expire_checkout ON orders (expire_checkout_at);
+
+-- When money went back, for revenue by the month refunds were made: our
+-- refunds when the provider took them, a charge's refunds (made anywhere,
+-- Stripe's dashboard too) when we last saw them grow.
+ALTER TABLE refunds ADD COLUMN sent_at BIGINT;
+UPDATE refunds SET sent_at = updated_at WHERE status = 'succeeded';
+ALTER TABLE charges ADD COLUMN refunded_at BIGINT;
+UPDATE charges SET refunded_at = updated_at WHERE amount_refunded > 0;
+
+-- Orders whose money went back are refunded or partially_refunded (they
+-- still took the money: revenue counts them, less their refunds).
+UPDATE orders SET status = CASE
+    WHEN COALESCE((SELECT MAX(ch.amount_refunded) FROM charges ch
+                   WHERE ch.payment_intent = orders.payment_intent), 0) >= amount_minor
+      OR COALESCE((SELECT SUM(r.amount_minor) FROM refunds r
+                   WHERE r.order_id = orders.id AND r.status = 'succeeded'), 0) >= amount_minor
+    THEN 'refunded' ELSE 'partially_refunded' END
+WHERE status = 'paid'
+  AND (COALESCE((SELECT MAX(ch.amount_refunded) FROM charges ch
+                 WHERE ch.payment_intent = orders.payment_intent), 0) > 0
+    OR COALESCE((SELECT SUM(r.amount_minor) FROM refunds r
+                 WHERE r.order_id = orders.id AND r.status = 'succeeded'), 0) > 0);

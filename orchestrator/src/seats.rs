@@ -246,6 +246,12 @@ pub async fn join(
         )));
     }
     if view.any_seated {
+        // A retried join (a double click, an answer lost on the way) of a
+        // hold still waiting for its payment gets that hold and its
+        // checkout again rather than a conflict.
+        if let Some(out) = pending_hold(store, provider, &c, &members, me).await? {
+            return Ok(out);
+        }
         return Err(AccountError::Conflict(
             "a joiner already holds a seat in this campaign".into(),
         ));
@@ -344,6 +350,53 @@ pub async fn join(
         conflicts,
         checkout_url: None,
     })
+}
+
+/// The hold `me` made for exactly `members` that still waits for its
+/// payment, as the join that made it answered: its seats and checkout.
+async fn pending_hold(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    c: &CampaignRow,
+    members: &[String],
+    me: &str,
+) -> Result<Option<JoinOutcome>, AccountError> {
+    let mut rows = Vec::new();
+    for m in members {
+        match store.live_seat(&c.id, m).await? {
+            Some(s) if s.status == "held" => rows.push(s),
+            _ => return Ok(None),
+        }
+    }
+    let Some(order_id) = rows.first().and_then(|s| s.order_id.clone()) else {
+        return Ok(None);
+    };
+    if rows
+        .iter()
+        .any(|s| s.order_id.as_deref() != Some(order_id.as_str()))
+    {
+        return Ok(None);
+    }
+    let Some(url) = store
+        .order(&order_id)
+        .await?
+        .filter(|o| {
+            o.account_id == me
+                && o.status == "pending"
+                && usize::try_from(o.seats).is_ok_and(|n| n == rows.len())
+        })
+        .and_then(|o| o.checkout_url)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(JoinOutcome {
+        outcome: "seated".into(),
+        seats: rows.into_iter().map(Seat::from).collect(),
+        position: None,
+        payment: payment_label(provider),
+        conflicts: conflicts(store, c, me).await?,
+        checkout_url: Some(url),
+    }))
 }
 
 /// Titles of my other campaigns with a session overlapping one of `c`'s.

@@ -435,9 +435,7 @@ async fn send_refund(
     };
     let Some(order) = order.filter(|o| o.provider != "test") else {
         // Test-mode money: nothing to send.
-        return Ok(store
-            .refund_sent(&r.id, &format!("test_{}", r.id), now)
-            .await?);
+        return refund_went_through(store, r, &format!("test_{}", r.id), now).await;
     };
     if order.provider != provider.name() {
         let why = format!("the {} provider is not configured", order.provider);
@@ -455,7 +453,7 @@ async fn send_refund(
         reason: r.reason.clone(),
     };
     match provider.refund(&req).await {
-        Ok(provider_id) => Ok(store.refund_sent(&r.id, &provider_id, now).await?),
+        Ok(provider_id) => refund_went_through(store, r, &provider_id, now).await,
         Err(e) if matches!(e, ProviderError::Refused(_)) && r.attempts + 1 >= REFUND_ATTEMPTS => {
             give_up_refund(store, r, &e.to_string(), now).await?;
             Ok(false)
@@ -472,6 +470,20 @@ async fn send_refund(
             Ok(false)
         }
     }
+}
+
+/// Marks a refund sent and moves its order to (partially) refunded.
+async fn refund_went_through(
+    store: &Store,
+    r: &RefundRow,
+    provider_refund_id: &str,
+    now: i64,
+) -> Result<bool, AccountError> {
+    let sent = store.refund_sent(&r.id, provider_refund_id, now).await?;
+    if let Some(order) = &r.order_id {
+        store.settle_refund_status(order, now).await?;
+    }
+    Ok(sent)
 }
 
 /// Fails a refund for good (it leaves the queue; payment views show it as

@@ -467,7 +467,17 @@ async fn apply(
             }
             Ok(())
         }
-        Effect::Charge(c) => Ok(store.upsert_charge(c, now).await?),
+        Effect::Charge(c) => {
+            store.upsert_charge(c, now).await?;
+            // A refund (ours, or one made in Stripe's dashboard) moves the
+            // order to partially refunded or refunded.
+            if let Some(pi) = &c.payment_intent {
+                for order in store.orders_of_payment(pi).await? {
+                    store.settle_refund_status(&order, now).await?;
+                }
+            }
+            Ok(())
+        }
         Effect::Dispute(d) => {
             store.upsert_dispute(d, now).await?;
             // Written on every delivery and kept once, so a retry after a
@@ -530,6 +540,8 @@ async fn seats_paid(
         return Ok(());
     };
     store.mark_order_paid(order_id, payment_intent, now).await?;
+    // Stripe may have reported the charge refunded before the payment.
+    store.settle_refund_status(order_id, now).await?;
     crate::safety::audit_once(
         store,
         &format!("order.paid:{order_id}"),

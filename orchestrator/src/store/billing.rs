@@ -89,6 +89,20 @@ pub struct OrderMoney {
     pub refund_failed_minor: i64,
 }
 
+/// Money that went back for an order, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundMoment {
+    /// The order.
+    pub order_id: String,
+    /// When, Unix ms.
+    pub at: i64,
+    /// Our refund's amount, or (from a charge) everything the charge
+    /// reports refunded so far, minor units.
+    pub amount_minor: i64,
+    /// From what Stripe reports on the charge rather than our refund.
+    pub from_charge: bool,
+}
+
 /// A refund of one seat.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundRow {
@@ -301,7 +315,8 @@ impl Store {
     }
 
     /// Marks an order paid (whatever it was before: money that arrived is
-    /// money that arrived); false if it was paid already.
+    /// money that arrived); false if it was paid already (refunded since
+    /// or not).
     pub async fn mark_order_paid(
         &self,
         id: &str,
@@ -310,7 +325,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE orders SET status = 'paid', paid_at = $3, updated_at = $3, \
-             payment_intent = COALESCE($2, payment_intent) WHERE id = $1 AND status <> 'paid'",
+             payment_intent = COALESCE($2, payment_intent) \
+             WHERE id = $1 AND status NOT IN ('paid', 'partially_refunded', 'refunded')",
         )
         .bind(id)
         .bind(payment_intent)
@@ -318,6 +334,89 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Moves a paid order to partially_refunded or refunded by what went
+    /// back: the larger of our refunds sent and what Stripe reports
+    /// refunded on its charge. Only forward: a refunded order stays so.
+    pub async fn settle_refund_status(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let row = sqlx::query(
+            "SELECT o.amount_minor, \
+             (SELECT MAX(ch.amount_refunded) FROM charges ch \
+               WHERE ch.payment_intent = o.payment_intent) AS charge_refunded, \
+             (SELECT CAST(SUM(r.amount_minor) AS BIGINT) FROM refunds r \
+               WHERE r.order_id = o.id AND r.status = 'succeeded') AS refunds_sent \
+             FROM orders o WHERE o.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(r) = row else {
+            return Ok(());
+        };
+        let amount: i64 = r.try_get("amount_minor")?;
+        let charge: Option<i64> = r.try_get("charge_refunded")?;
+        let sent: Option<i64> = r.try_get("refunds_sent")?;
+        let back = charge.unwrap_or(0).max(sent.unwrap_or(0));
+        if back <= 0 {
+            return Ok(());
+        }
+        let to = if back >= amount {
+            "refunded"
+        } else {
+            "partially_refunded"
+        };
+        sqlx::query(
+            "UPDATE orders SET status = $2, updated_at = $3 \
+             WHERE id = $1 AND status IN ('paid', 'partially_refunded')",
+        )
+        .bind(id)
+        .bind(to)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Our orders paid through `payment_intent`.
+    pub async fn orders_of_payment(&self, payment_intent: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM orders WHERE payment_intent = $1 ORDER BY id")
+            .bind(payment_intent)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Every refund that went back, dated: our refunds when the provider
+    /// took them, and what each charge reports refunded (made anywhere)
+    /// when we last saw it grow, by order.
+    pub async fn refund_moments(&self) -> Result<Vec<RefundMoment>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.order_id, r.sent_at AS at, r.amount_minor, CAST(0 AS BIGINT) AS from_charge FROM refunds r \
+             WHERE r.status = 'succeeded' AND r.order_id IS NOT NULL \
+             UNION ALL \
+             SELECT o.id AS order_id, ch.refunded_at AS at, ch.amount_refunded AS amount_minor, \
+             CAST(1 AS BIGINT) AS from_charge FROM charges ch JOIN orders o ON o.payment_intent = ch.payment_intent \
+             WHERE ch.amount_refunded > 0",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let at: Option<i64> = r.try_get("at")?;
+                let from_charge: i64 = r.try_get("from_charge")?;
+                Ok(RefundMoment {
+                    order_id: r.try_get("order_id")?,
+                    at: at.unwrap_or(0),
+                    amount_minor: r.try_get("amount_minor")?,
+                    from_charge: from_charge != 0,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 
     /// Moves a pending order to `to` (expired or failed); false if it was
@@ -525,7 +624,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE refunds SET status = 'succeeded', provider_refund_id = $2, \
-             attempts = attempts + 1, last_error = NULL, updated_at = $3 \
+             attempts = attempts + 1, last_error = NULL, sent_at = $3, updated_at = $3 \
              WHERE id = $1 AND status = 'pending'",
         )
         .bind(id)
@@ -565,12 +664,15 @@ impl Store {
     pub async fn upsert_charge(&self, c: &ChargeRow, now: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO charges (id, payment_intent, amount_minor, amount_refunded, currency, \
-             receipt_url, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             receipt_url, updated_at, refunded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $4 > 0 THEN $7 ELSE NULL END) \
              ON CONFLICT (id) DO UPDATE SET \
              payment_intent = COALESCE(excluded.payment_intent, charges.payment_intent), \
              amount_refunded = CASE WHEN excluded.amount_refunded > charges.amount_refunded \
                THEN excluded.amount_refunded ELSE charges.amount_refunded END, \
              receipt_url = COALESCE(excluded.receipt_url, charges.receipt_url), \
+             refunded_at = CASE WHEN excluded.amount_refunded > charges.amount_refunded \
+               THEN excluded.updated_at ELSE charges.refunded_at END, \
              updated_at = excluded.updated_at",
         )
         .bind(&c.id)

@@ -504,7 +504,7 @@ async fn a_payment_after_the_hold_lapsed_and_the_seat_went_on_is_refunded_at_onc
     let p = b.payment(&ann).await;
     assert_eq!(
         (p["status"].as_str(), p["refunded_minor"].clone()),
-        (Some("paid"), ann_order["amount_minor"].clone())
+        (Some("refunded"), ann_order["amount_minor"].clone())
     );
     assert!(b.seats(&ann).await.as_array().unwrap().is_empty());
     let mail = b.app.store.unsent_mail(100).await.unwrap();
@@ -607,6 +607,7 @@ async fn refunds_go_through_stripe_once_with_a_key_and_an_audit_entry() {
     }
     assert_eq!(b.payment(&ann).await["refunded_minor"], price);
     assert_eq!(b.payment(&ann).await["refund_status"], "full");
+    assert_eq!(b.payment(&ann).await["status"], "refunded");
     // The game master cancels: Bob is refunded in full.
     let (status, _) = b
         .app
@@ -1706,4 +1707,110 @@ async fn a_held_seat_given_up_by_leaving_removal_or_cancelling_closes_its_open_c
     assert_eq!(refunds.len(), 1);
     assert_eq!(refunds[0].param("payment_intent"), Some("pi_ann"));
     assert!(b.seats(ann).await.as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn joining_again_while_my_hold_waits_for_payment_answers_with_the_same_checkout() {
+    let b = spawn().await;
+    let (id, _) = b.campaign("keeper", 4).await;
+    let (_, ann) = b.app.user("ann").await;
+    let (status, first) = b.join(&id, &ann).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    for _ in 0..3 {
+        let (status, again) = b.join(&id, &ann).await;
+        assert_eq!(status, StatusCode::CREATED, "{again}");
+        assert_eq!(again["checkout_url"], first["checkout_url"]);
+        assert_eq!(again["seats"][0]["id"], first["seats"][0]["id"]);
+        assert_eq!(again["seats"][0]["status"], "held");
+    }
+    assert_eq!(b.stripe.created("/v1/checkout/sessions").len(), 1);
+    let c = b.app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!(c.seats_taken, 1);
+    // Paid, the seat is hers: joining again is a conflict.
+    let o = b.payment(&ann).await;
+    let paid = b.event(
+        "checkout.session.completed",
+        session_completed(&o, "pi_ann"),
+        0,
+    );
+    b.deliver(&paid).await;
+    let (status, r) = b.join(&id, &ann).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{r}");
+}
+
+#[tokio::test]
+async fn refunds_made_in_stripe_move_the_order_to_refunded_and_count_in_the_month_they_were_made() {
+    let b = spawn().await;
+    let (_, _, secret) = b.app.admin_with_secret("root").await;
+    let (id, _) = b.campaign("keeper", 4).await;
+    let (_, ann) = b.app.user("ann").await;
+    b.join(&id, &ann).await;
+    let o = b.payment(&ann).await;
+    let price = o["amount_minor"].as_i64().unwrap();
+    let paid = b.event(
+        "checkout.session.completed",
+        session_completed(&o, "pi_ann"),
+        0,
+    );
+    let charged = b.event("charge.succeeded", charge("ch_ann", "pi_ann", price, 0), 0);
+    b.deliver(&paid).await;
+    b.deliver(&charged).await;
+    assert_eq!(b.payment(&ann).await["status"], "paid");
+    // A month on, half goes back in Stripe's dashboard, then the rest; an
+    // older charge event arriving late changes nothing.
+    b.app.advance_ms(31 * 86_400_000);
+    let ann = b.app.log_in("ann").await.0;
+    let half = b.event(
+        "charge.refunded",
+        charge("ch_ann", "pi_ann", price, price / 2),
+        20,
+    );
+    assert_eq!(b.deliver(&half).await.0, StatusCode::OK);
+    assert_eq!(b.payment(&ann).await["status"], "partially_refunded");
+    let full = b.event(
+        "charge.refunded",
+        charge("ch_ann", "pi_ann", price, price),
+        10,
+    );
+    for e in [&full, &half, &charged] {
+        assert_eq!(b.deliver(e).await.0, StatusCode::OK);
+    }
+    let p = b.payment(&ann).await;
+    assert_eq!(p["status"], "refunded");
+    assert_eq!(p["refunded_minor"], price);
+    // The same payment reported again does not make it "paid" again.
+    let again = b.event(
+        "checkout.session.async_payment_succeeded",
+        session_completed(&o, "pi_ann"),
+        0,
+    );
+    b.deliver(&again).await;
+    assert_eq!(b.payment(&ann).await["status"], "refunded");
+    let admin = b.app.log_in_with_code("root", &secret).await;
+    let (status, all) = b
+        .app
+        .json(Method::GET, "/api/v1/admin/revenue", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let months: Vec<(String, i64, i64)> = all["by_month"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["month"].as_str().unwrap().to_string(),
+                m["totals"][0]["gross_minor"].as_i64().unwrap(),
+                m["totals"][0]["refunds_minor"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        months,
+        [
+            ("2026-11".to_string(), price, 0),
+            ("2026-12".to_string(), 0, price)
+        ]
+    );
+    assert_eq!(all["totals"][0]["gross_minor"], price);
+    assert_eq!(all["totals"][0]["net_minor"], 0);
 }
