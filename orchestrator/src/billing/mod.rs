@@ -4,9 +4,12 @@
 //! A seat hold makes an order; the provider either confirms it at once
 //! (the local provider: "test mode: no real money") or hands back a
 //! checkout page (Stripe), and then only a verified webhook confirms the
-//! seats. Refunds are recorded first (one per seat at most) and then sent
-//! through the provider with the refund's id as idempotency key, so a
-//! retry never pays twice.
+//! seats. Refunds are recorded first (one per seat at most, back to the
+//! payment the order's payer made) and then sent through the provider
+//! with the refund's id as idempotency key, so a retry never pays twice; a
+//! refund the provider cannot take now is retried with a backoff, one that
+//! can never go through is failed and audited. A hold given up before it
+//! is paid has its checkout expired.
 
 pub mod reports;
 pub mod stripe;

@@ -1,9 +1,14 @@
 //! Stripe's webhooks: the signature check on the raw body, the events we
 //! act on (parsed in plain functions), and applying them exactly once.
 //!
-//! Each event id is claimed before its effects and marked done after, and
-//! every effect is itself a conditional update that only moves forward, so
-//! repeats, reorderings and a crash half-way all end in the same state.
+//! Each event id is claimed (under a token, so only the claim's holder
+//! finishes or drops it) before its effects and marked done after, and
+//! every effect is itself a conditional update that only moves forward or
+//! a write keyed by what it is about (audit entries, mails), so repeats,
+//! reorderings, two events for one payment and a crash half-way all end in
+//! the same state. Applying an event never calls the payment provider:
+//! refunds are recorded for the refund worker, freed seats are left to the
+//! background waitlist round.
 
 use std::collections::HashMap;
 
