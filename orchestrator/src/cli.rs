@@ -466,6 +466,15 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         },
     ));
     let (s, c, p) = (store.clone(), clock.clone(), payments.clone());
+    let promoter = tokio::spawn(every(
+        Duration::from_secs(5),
+        "waitlist places seated",
+        move || {
+            let (s, c, p) = (s.clone(), c.clone(), p.clone());
+            async move { crate::seats::promote_waiting(&s, p.as_ref(), c.now()).await }
+        },
+    ));
+    let (s, c, p) = (store.clone(), clock.clone(), payments.clone());
     let matcher = tokio::spawn(every(
         Duration::from_secs(5),
         "quick-join tickets matched",
@@ -479,6 +488,15 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         let (s, c, p) = (s.clone(), c.clone(), p.clone());
         async move { crate::billing::send_refunds(&s, p.as_ref(), c.now()).await }
     }));
+    let (s, c, p) = (store.clone(), clock.clone(), payments.clone());
+    let checkouts = tokio::spawn(every(
+        Duration::from_secs(5),
+        "checkouts of released holds expired",
+        move || {
+            let (s, c, p) = (s.clone(), c.clone(), p.clone());
+            async move { crate::billing::expire_checkouts(&s, p.as_ref(), c.now()).await }
+        },
+    ));
     let join_keys = join_keys(&config)?;
     let metrics = Metrics::new();
     let (runtime, leading, cluster_tasks) = runtime_for(&config, &join_keys, &metrics).await?;
@@ -547,8 +565,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     crate::http::serve(listener, app, shutdown_signal()).await?;
     outbox.abort();
     sweeper.abort();
+    promoter.abort();
     matcher.abort();
     refunds.abort();
+    checkouts.abort();
     sessions.abort();
     for t in cluster_tasks {
         t.abort();

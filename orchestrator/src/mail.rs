@@ -56,17 +56,33 @@ pub async fn tell(
     body: impl FnOnce(&str) -> String,
     now_ms: i64,
 ) -> Result<bool, crate::store::StoreError> {
+    tell_once(
+        store,
+        &crate::accounts::new_id(),
+        account_id,
+        subject,
+        body,
+        now_ms,
+    )
+    .await
+}
+
+/// Like [`tell`], under `key` (made from what the mail is about, e.g.
+/// `refund-mail:<order>`): queued once however often the processing that
+/// sends it is retried.
+pub async fn tell_once(
+    store: &Store,
+    key: &str,
+    account_id: &str,
+    subject: &str,
+    body: impl FnOnce(&str) -> String,
+    now_ms: i64,
+) -> Result<bool, crate::store::StoreError> {
     let Some(a) = store.account_by_id(account_id).await? else {
         return Ok(false);
     };
     store
-        .queue_mail(
-            &crate::accounts::new_id(),
-            &a.email,
-            subject,
-            &body(&a.handle),
-            now_ms,
-        )
+        .queue_mail(key, &a.email, subject, &body(&a.handle), now_ms)
         .await?;
     Ok(true)
 }

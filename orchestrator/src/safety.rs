@@ -149,13 +149,38 @@ pub async fn audit(
     details: serde_json::Value,
     now: i64,
 ) -> Result<(), StoreError> {
+    audit_once(
+        store,
+        &new_id(),
+        actor,
+        action,
+        (subject_kind, subject_id),
+        details,
+        now,
+    )
+    .await
+}
+
+/// Appends to the audit log under `key` (made from what the entry is
+/// about, e.g. `order.paid:<order>`), once: processing that may be retried
+/// (webhooks, refunds) writes its entries every time and the log keeps the
+/// first. `subject` is the kind and id of what was acted on.
+pub async fn audit_once(
+    store: &Store,
+    key: &str,
+    actor: Option<&str>,
+    action: &str,
+    subject: (&str, &str),
+    details: serde_json::Value,
+    now: i64,
+) -> Result<(), StoreError> {
     store
         .audit(&AuditRow {
-            id: new_id(),
+            id: key.to_string(),
             actor_id: actor.map(str::to_string),
             action: action.to_string(),
-            subject_kind: subject_kind.to_string(),
-            subject_id: subject_id.to_string(),
+            subject_kind: subject.0.to_string(),
+            subject_id: subject.1.to_string(),
             details: details.to_string(),
             created_at: now,
         })

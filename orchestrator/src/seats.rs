@@ -246,6 +246,12 @@ pub async fn join(
         )));
     }
     if view.any_seated {
+        // A retried join (a double click, an answer lost on the way) of a
+        // hold still waiting for its payment gets that hold and its
+        // checkout again rather than a conflict.
+        if let Some(out) = pending_hold(store, provider, &c, &members, me).await? {
+            return Ok(out);
+        }
         return Err(AccountError::Conflict(
             "a joiner already holds a seat in this campaign".into(),
         ));
@@ -296,6 +302,7 @@ pub async fn join(
         size: i64::try_from(members.len()).unwrap_or(1),
         status: "waiting".into(),
         created_at: now,
+        retry_at: None,
     };
     match store.join_waitlist(&entry, now).await {
         Ok(()) => {}
@@ -343,6 +350,53 @@ pub async fn join(
         conflicts,
         checkout_url: None,
     })
+}
+
+/// The hold `me` made for exactly `members` that still waits for its
+/// payment, as the join that made it answered: its seats and checkout.
+async fn pending_hold(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    c: &CampaignRow,
+    members: &[String],
+    me: &str,
+) -> Result<Option<JoinOutcome>, AccountError> {
+    let mut rows = Vec::new();
+    for m in members {
+        match store.live_seat(&c.id, m).await? {
+            Some(s) if s.status == "held" => rows.push(s),
+            _ => return Ok(None),
+        }
+    }
+    let Some(order_id) = rows.first().and_then(|s| s.order_id.clone()) else {
+        return Ok(None);
+    };
+    if rows
+        .iter()
+        .any(|s| s.order_id.as_deref() != Some(order_id.as_str()))
+    {
+        return Ok(None);
+    }
+    let Some(url) = store
+        .order(&order_id)
+        .await?
+        .filter(|o| {
+            o.account_id == me
+                && o.status == "pending"
+                && usize::try_from(o.seats).is_ok_and(|n| n == rows.len())
+        })
+        .and_then(|o| o.checkout_url)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(JoinOutcome {
+        outcome: "seated".into(),
+        seats: rows.into_iter().map(Seat::from).collect(),
+        position: None,
+        payment: payment_label(provider),
+        conflicts: conflicts(store, c, me).await?,
+        checkout_url: Some(url),
+    }))
 }
 
 /// Titles of my other campaigns with a session overlapping one of `c`'s.
@@ -420,6 +474,12 @@ async fn release(
     )
     .await?;
     crate::billing::refund_seat(store, provider, &s, refund, why, Some(actor), now).await?;
+    // A hold given up: its checkout must not take money for it any more.
+    if s.status == "held"
+        && let Some(order) = &s.order_id
+    {
+        crate::billing::close_checkout(store, provider, order, now).await?;
+    }
     promote(store, provider, &s.campaign_id, now).await?;
     s.status = "released".into();
     s.refund_minor = refund;
@@ -479,20 +539,49 @@ pub fn refund_for(c: &CampaignRow, s: &SeatRow, sessions: &[Session], now: i64) 
     i64::try_from(share).unwrap_or(0)
 }
 
+/// How long the head of a line waits after the payment provider was not
+/// answering for its promotion, ms.
+const PROMOTE_RETRY_MS: i64 = 60_000;
+/// And after the provider refused to open its checkout (a setup problem
+/// that takes a person to fix), ms.
+const PROMOTE_REFUSED_RETRY_MS: i64 = 15 * 60_000;
+
+/// Moves every waitlist with a free seat up (the server runs it every few
+/// seconds): seats freed where nobody promoted at once, such as a Stripe
+/// checkout that expired (the webhook only frees the seat), go to the
+/// next in line here. Returns how many places were seated.
+pub async fn promote_waiting(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    now: i64,
+) -> Result<usize, AccountError> {
+    let mut seated = 0;
+    for c in store.campaigns_to_promote(200).await? {
+        seated += promote(store, provider, &c, now).await?;
+    }
+    Ok(seated)
+}
+
 /// Gives free seats to the head of the waitlist while it fits, with a new
-/// hold and a mail.
+/// hold and a mail. Returns how many places were seated.
 pub async fn promote(
     store: &Store,
     provider: &dyn PaymentProvider,
     campaign_id: &str,
     now: i64,
-) -> Result<(), AccountError> {
+) -> Result<usize, AccountError> {
+    let mut seated = 0;
     while let Some(head) = store.waitlist_head(campaign_id).await? {
         let Some(c) = store.campaign(campaign_id).await? else {
-            return Ok(());
+            return Ok(seated);
         };
         if c.seats_taken + head.size > c.max_players || c.status != "published" {
-            return Ok(());
+            return Ok(seated);
+        }
+        // The provider failed on the head's last try: the line waits (in
+        // its order) until the head's retry is due.
+        if head.retry_at.is_some_and(|t| t > now) {
+            return Ok(seated);
         }
         let (members, party) = match &head.party_id {
             Some(_) => joiners(store, &head.account_id, true)
@@ -530,8 +619,9 @@ pub async fn promote(
         }
         let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
         match seat_and_pay(store, provider, &c, &head.account_id, rows, now).await {
-            Ok(Some((seated, checkout_url))) => {
-                let held = seated
+            Ok(Some((rows, checkout_url))) => {
+                seated += 1;
+                let held = rows
                     .iter()
                     .find_map(|s| s.hold_expires_at.filter(|_| s.status == "held"));
                 let pay = match held {
@@ -562,21 +652,31 @@ pub async fn promote(
             // A concurrent join took the seat first: back in line, in the
             // same place (the queue is ordered by when they joined).
             Ok(None) => {
-                store.reopen_wait(&head.id, now).await?;
-                return Ok(());
+                store.reopen_wait(&head.id, None, now).await?;
+                return Ok(seated);
             }
             // They hold a seat already: the place is spent.
             Err(AccountError::Conflict(_)) => {}
-            // The payment provider is down: back in line, tried again on
-            // the next release or sweep.
+            // The payment provider is down, or refused to open the
+            // checkout: back in line in the same place, tried again by
+            // the background round once the retry is due.
             Err(AccountError::Unavailable(_)) => {
-                store.reopen_wait(&head.id, now).await?;
-                return Ok(());
+                store
+                    .reopen_wait(&head.id, Some(now + PROMOTE_RETRY_MS), now)
+                    .await?;
+                return Ok(seated);
+            }
+            Err(AccountError::PaymentRefused(m)) => {
+                tracing::warn!(place = %head.id, error = %m, "the provider refused a promotion");
+                store
+                    .reopen_wait(&head.id, Some(now + PROMOTE_REFUSED_RETRY_MS), now)
+                    .await?;
+                return Ok(seated);
             }
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    Ok(seated)
 }
 
 /// Releases holds that ran out unpaid (of one campaign, or all), tells each
@@ -598,8 +698,11 @@ pub async fn release_lapsed_holds(
         }
         released += 1;
         if let Some(c) = store.campaign(&s.campaign_id).await? {
-            tell(
+            // The same key as the webhook's "checkout ended" mail: one
+            // mail per hold, whichever noticed first.
+            crate::mail::tell_once(
                 store,
+                &format!("hold-ended:{}", s.id),
                 &s.account_id,
                 &format!("Your seat hold in {} ran out", c.title),
                 |handle| {

@@ -77,6 +77,10 @@ pub enum AccountError {
     /// nothing was changed.
     #[error("{0}")]
     Unavailable(String),
+    /// The payment provider refused to start a payment (retrying the same
+    /// call will not help); nothing was kept or charged.
+    #[error("the payment provider refused: {0}")]
+    PaymentRefused(String),
     /// The account needs a TOTP code to log in.
     #[error("this account needs a code from its authenticator app (field totp)")]
     SecondFactorRequired,

@@ -4,9 +4,12 @@
 //! A seat hold makes an order; the provider either confirms it at once
 //! (the local provider: "test mode: no real money") or hands back a
 //! checkout page (Stripe), and then only a verified webhook confirms the
-//! seats. Refunds are recorded first (one per seat at most) and then sent
-//! through the provider with the refund's id as idempotency key, so a
-//! retry never pays twice.
+//! seats. Refunds are recorded first (one per seat at most, back to the
+//! payment the order's payer made) and then sent through the provider
+//! with the refund's id as idempotency key, so a retry never pays twice; a
+//! refund the provider cannot take now is retried with a backoff, one that
+//! can never go through is failed and audited. A hold given up before it
+//! is paid has its checkout expired.
 
 pub mod reports;
 pub mod stripe;
@@ -144,6 +147,11 @@ pub trait PaymentProvider: std::fmt::Debug + Send + Sync {
     /// A customer-portal page where a subscriber manages the subscription.
     async fn portal(&self, _customer_id: &str) -> Result<String, ProviderError> {
         Err(no_subscriptions())
+    }
+    /// Expires a checkout that is still open, so it can no longer be paid
+    /// (the local provider has none).
+    async fn expire_checkout(&self, _checkout_id: &str) -> Result<(), ProviderError> {
+        Ok(())
     }
     /// How webhooks from this provider are verified (none: it sends none).
     fn webhook_keys(&self) -> Option<&webhook::WebhookKeys> {
@@ -302,49 +310,122 @@ pub async fn refund_seat(
     actor: Option<&str>,
     now: i64,
 ) -> Result<(), AccountError> {
-    if amount <= 0 {
+    let Some(row) = record_refund(store, seat, amount, reason, actor, now).await? else {
         return Ok(());
-    }
-    let row = RefundRow {
-        id: new_id(),
-        order_id: seat.order_id.clone(),
-        seat_id: seat.id.clone(),
-        account_id: seat.account_id.clone(),
-        amount_minor: amount,
-        currency: seat.currency.clone(),
-        reason: reason.to_string(),
-        status: "pending".into(),
-        attempts: 0,
-        created_at: now,
     };
-    if !store.insert_refund(&row, now).await? {
-        // This seat was refunded before: never twice.
-        return Ok(());
-    }
-    crate::safety::audit(
-        store,
-        actor,
-        "refund.create",
-        "seat",
-        &seat.id,
-        serde_json::json!({
-            "refund": row.id, "order": row.order_id, "account": row.account_id,
-            "campaign": seat.campaign_id, "amount_minor": amount, "currency": row.currency,
-            "reason": reason,
-        }),
-        now,
-    )
-    .await?;
-    if let Err(e) = send_refund(store, provider, &row, now).await {
+    if row.status == "pending"
+        && let Err(e) = send_refund(store, provider, &row, now).await
+    {
         tracing::warn!(refund = %row.id, error = %e, "refund not sent yet; will retry");
     }
     Ok(())
 }
 
+/// Records a refund of up to `amount` for a released seat, once per seat,
+/// with its audit entry, and leaves sending it to [`send_refunds`]. The
+/// money goes back to whoever paid for the seat (a party's leader paid for
+/// all of its seats, with one payment), never more per seat than the seat
+/// cost and never more for an order than it took. Returns the refund that
+/// stands for the seat (this one, or one recorded before), or `None` when
+/// nothing is owed. Safe to repeat: a retry finds the refund and writes
+/// the same audit entry, once.
+pub async fn record_refund(
+    store: &Store,
+    seat: &SeatRow,
+    amount: i64,
+    reason: &str,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<Option<RefundRow>, AccountError> {
+    if amount <= 0 {
+        return Ok(None);
+    }
+    let standing = match store.refund_of_seat(&seat.id).await? {
+        // This seat was refunded before: never twice.
+        Some(r) => r,
+        None => {
+            let order = match &seat.order_id {
+                Some(id) => store.order(id).await?,
+                None => None,
+            };
+            let (payer, cap) = match &order {
+                Some(o) => {
+                    let left = o.amount_minor - store.refunds_recorded(&o.id).await?;
+                    (o.account_id.clone(), o.unit_minor.min(left))
+                }
+                None => (seat.account_id.clone(), amount),
+            };
+            let amount = amount.min(cap);
+            if amount <= 0 {
+                return Ok(None);
+            }
+            let row = RefundRow {
+                id: new_id(),
+                order_id: seat.order_id.clone(),
+                seat_id: seat.id.clone(),
+                account_id: payer,
+                amount_minor: amount,
+                currency: seat.currency.clone(),
+                reason: reason.to_string(),
+                status: "pending".into(),
+                attempts: 0,
+                created_at: now,
+            };
+            if store.insert_refund(&row, now).await? {
+                row
+            } else {
+                // Recorded by a concurrent release of the same seat.
+                store
+                    .refund_of_seat(&seat.id)
+                    .await?
+                    .ok_or(AccountError::Conflict(
+                        "the seat's refund vanished while it was recorded".into(),
+                    ))?
+            }
+        }
+    };
+    crate::safety::audit_once(
+        store,
+        &format!("refund.create:{}", standing.id),
+        actor,
+        "refund.create",
+        ("seat", &seat.id),
+        serde_json::json!({
+            "refund": standing.id, "order": standing.order_id, "account": standing.account_id,
+            "player": seat.account_id, "campaign": seat.campaign_id,
+            "amount_minor": standing.amount_minor, "currency": standing.currency,
+            "reason": standing.reason,
+        }),
+        now,
+    )
+    .await?;
+    Ok(Some(standing))
+}
+
 /// Refund attempts before a refused refund is given up (and left to admins).
 const REFUND_ATTEMPTS: i64 = 5;
 
+/// The first retry of a provider call in the background (a refund, a
+/// checkout to expire) waits this long, ms; each next one twice as long as
+/// the one before.
+const BACKOFF_MS: i64 = 5_000;
+/// And no retry waits longer than this, ms.
+const BACKOFF_CAP_MS: i64 = 3_600_000;
+
+/// How long to wait before the next try of a provider call that has
+/// failed `attempts` times: 5 s, 10 s, 20 s, ... up to an hour.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    BACKOFF_MS
+        .saturating_mul(1_i64 << doublings)
+        .min(BACKOFF_CAP_MS)
+}
+
 /// Sends one recorded refund through the provider that took the money.
+/// One that can never go through (its provider is not configured here,
+/// its order has no payment to refund, or the provider refused it
+/// [`REFUND_ATTEMPTS`] times) is failed and audited; one that can go
+/// through later is tried again after a backoff.
 async fn send_refund(
     store: &Store,
     provider: &dyn PaymentProvider,
@@ -357,25 +438,15 @@ async fn send_refund(
     };
     let Some(order) = order.filter(|o| o.provider != "test") else {
         // Test-mode money: nothing to send.
-        return Ok(store
-            .refund_sent(&r.id, &format!("test_{}", r.id), now)
-            .await?);
+        return refund_went_through(store, r, &format!("test_{}", r.id), now).await;
     };
     if order.provider != provider.name() {
-        store
-            .refund_attempt_failed(
-                &r.id,
-                &format!("the {} provider is not configured", order.provider),
-                false,
-                now,
-            )
-            .await?;
+        let why = format!("the {} provider is not configured", order.provider);
+        give_up_refund(store, r, &why, now).await?;
         return Ok(false);
     }
     let Some(payment_intent) = order.payment_intent.clone() else {
-        store
-            .refund_attempt_failed(&r.id, "the order has no payment to refund yet", false, now)
-            .await?;
+        give_up_refund(store, r, "the order has no payment to refund", now).await?;
         return Ok(false);
     };
     let req = RefundRequest {
@@ -385,44 +456,178 @@ async fn send_refund(
         reason: r.reason.clone(),
     };
     match provider.refund(&req).await {
-        Ok(provider_id) => Ok(store.refund_sent(&r.id, &provider_id, now).await?),
+        Ok(provider_id) => refund_went_through(store, r, &provider_id, now).await,
+        Err(e) if matches!(e, ProviderError::Refused(_)) && r.attempts + 1 >= REFUND_ATTEMPTS => {
+            give_up_refund(store, r, &e.to_string(), now).await?;
+            Ok(false)
+        }
+        Err(ProviderError::Unsupported(m)) => {
+            give_up_refund(store, r, &m, now).await?;
+            Ok(false)
+        }
         Err(e) => {
-            let give_up =
-                matches!(e, ProviderError::Refused(_)) && r.attempts + 1 >= REFUND_ATTEMPTS;
+            let retry_at = now + backoff_ms(r.attempts + 1);
             store
-                .refund_attempt_failed(&r.id, &e.to_string(), give_up, now)
+                .refund_attempt_failed(&r.id, &e.to_string(), Some(retry_at), now)
                 .await?;
-            if give_up {
-                crate::safety::audit(
-                    store,
-                    None,
-                    "refund.failed",
-                    "seat",
-                    &r.seat_id,
-                    serde_json::json!({"refund": r.id, "error": e.to_string()}),
-                    now,
-                )
-                .await?;
-            }
             Ok(false)
         }
     }
 }
 
-/// Sends refunds recorded but not yet through (the server runs it every
-/// few seconds). Returns how many went through.
+/// Marks a refund sent and moves its order to (partially) refunded.
+async fn refund_went_through(
+    store: &Store,
+    r: &RefundRow,
+    provider_refund_id: &str,
+    now: i64,
+) -> Result<bool, AccountError> {
+    let sent = store.refund_sent(&r.id, provider_refund_id, now).await?;
+    if let Some(order) = &r.order_id {
+        store.settle_refund_status(order, now).await?;
+    }
+    Ok(sent)
+}
+
+/// Fails a refund for good (it leaves the queue; payment views show it as
+/// failed) and audits it, once.
+async fn give_up_refund(
+    store: &Store,
+    r: &RefundRow,
+    why: &str,
+    now: i64,
+) -> Result<(), AccountError> {
+    tracing::warn!(refund = %r.id, error = %why, "refund given up; an admin settles it");
+    // The entry first: if failing the refund then does not get through,
+    // the next round gives it up again and the entry stays one.
+    crate::safety::audit_once(
+        store,
+        &format!("refund.failed:{}", r.id),
+        None,
+        "refund.failed",
+        ("seat", &r.seat_id),
+        serde_json::json!({
+            "refund": r.id, "order": r.order_id, "account": r.account_id,
+            "amount_minor": r.amount_minor, "currency": r.currency, "error": why,
+        }),
+        now,
+    )
+    .await?;
+    store.refund_attempt_failed(&r.id, why, None, now).await?;
+    Ok(())
+}
+
+/// Sends refunds recorded but not yet through whose next try is due (the
+/// server runs it every few seconds). Returns how many went through.
 pub async fn send_refunds(
     store: &Store,
     provider: &dyn PaymentProvider,
     now: i64,
 ) -> Result<usize, AccountError> {
     let mut sent = 0;
-    for r in store.pending_refunds(100).await? {
+    for r in store.pending_refunds(now, 100).await? {
         if send_refund(store, provider, &r, now).await? {
             sent += 1;
         }
     }
     Ok(sent)
+}
+
+/// A held seat of order `order_id` was released (left, removed, campaign
+/// cancelled): once no seat of the order is held any more, the order is
+/// cancelled and its checkout expired at the provider, so nobody pays for
+/// seats that are gone. Best effort: a provider that fails leaves it to
+/// [`expire_checkouts`]; a payment that still gets through is refunded
+/// like any late payment.
+pub async fn close_checkout(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    order_id: &str,
+    now: i64,
+) -> Result<(), AccountError> {
+    // A party's checkout pays for every member's seat: it stays open while
+    // another member still holds one (a payment then refunds the rest).
+    if store
+        .order_seats(order_id)
+        .await?
+        .iter()
+        .any(|s| s.status == "held")
+    {
+        return Ok(());
+    }
+    if !store.cancel_pending_order(order_id, now).await? {
+        return Ok(());
+    }
+    if let Some(order) = store.order(order_id).await?
+        && order.checkout_id.is_some()
+    {
+        expire_checkout(store, provider, &order, 0, now).await?;
+    }
+    Ok(())
+}
+
+/// Expires the checkouts of cancelled orders that are due (the server runs
+/// it every few seconds). Returns how many were expired.
+pub async fn expire_checkouts(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    now: i64,
+) -> Result<usize, AccountError> {
+    let mut expired = 0;
+    for (order, attempts) in store.checkouts_to_expire(now, 100).await? {
+        if expire_checkout(store, provider, &order, attempts, now).await? {
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}
+
+/// One attempt at expiring `order`'s checkout; true when the provider
+/// expired it.
+async fn expire_checkout(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    order: &OrderRow,
+    attempts: i64,
+    now: i64,
+) -> Result<bool, AccountError> {
+    let Some(checkout) = order
+        .checkout_id
+        .as_deref()
+        .filter(|_| order.provider == provider.name())
+    else {
+        store
+            .checkout_expire_attempted(&order.id, None, now)
+            .await?;
+        return Ok(false);
+    };
+    match provider.expire_checkout(checkout).await {
+        Ok(()) => {
+            store
+                .checkout_expire_attempted(&order.id, None, now)
+                .await?;
+            Ok(true)
+        }
+        // Stripe closes the checkout itself when the hold runs out; no
+        // point trying past that.
+        Err(ProviderError::Unavailable(e)) if order.expires_at.is_none_or(|t| t > now) => {
+            tracing::warn!(order = %order.id, error = %e, "checkout not expired yet; will retry");
+            let retry_at = now + backoff_ms(attempts + 1);
+            store
+                .checkout_expire_attempted(&order.id, Some(retry_at), now)
+                .await?;
+            Ok(false)
+        }
+        // Refused: paid or expired meanwhile (a payment is refunded by
+        // its webhook), or past its time.
+        Err(e) => {
+            tracing::info!(order = %order.id, error = %e, "checkout left to close itself");
+            store
+                .checkout_expire_attempted(&order.id, None, now)
+                .await?;
+            Ok(false)
+        }
+    }
 }
 
 impl From<ProviderError> for AccountError {
@@ -433,9 +638,7 @@ impl From<ProviderError> for AccountError {
                  in a minute"
                     .into(),
             ),
-            ProviderError::Refused(m) => {
-                AccountError::Conflict(format!("the payment provider refused: {m}"))
-            }
+            ProviderError::Refused(m) => AccountError::PaymentRefused(m),
             ProviderError::Unsupported(m) => AccountError::Conflict(m),
         }
     }
@@ -486,6 +689,17 @@ mod tests {
             rows.iter()
                 .all(|r| r.order_id.as_deref() == Some(o.id.as_str()))
         );
+    }
+
+    #[test]
+    fn retries_back_off_doubling_up_to_an_hour() {
+        let waits: Vec<i64> = (1..=6).map(backoff_ms).collect();
+        assert_eq!(waits, [5_000, 10_000, 20_000, 40_000, 80_000, 160_000]);
+        assert_eq!(backoff_ms(11), 3_600_000);
+        assert_eq!(backoff_ms(1_000), 3_600_000);
+        assert_eq!(backoff_ms(i64::MAX), 3_600_000);
+        assert_eq!(backoff_ms(0), 5_000);
+        assert_eq!(backoff_ms(-3), 5_000);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::store::billing::{OrderMoney, SubscriptionRow};
+use crate::store::billing::{OrderMoney, RefundMoment, SubscriptionRow};
 
 /// One payment as its payer sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -20,7 +20,8 @@ pub struct Payment {
     pub campaign_id: String,
     /// Its title.
     pub campaign_title: String,
-    /// pending, paid, expired or failed.
+    /// pending, paid, partially_refunded, refunded, expired, cancelled
+    /// (its seats were given up before it was paid) or failed.
     pub status: String,
     /// Seats paid for.
     pub seats: i64,
@@ -32,6 +33,9 @@ pub struct Payment {
     pub refunded_minor: i64,
     /// Refunds on their way, minor units.
     pub refund_pending_minor: i64,
+    /// Refunds that could not be sent and were given up, minor units
+    /// (owed back; an admin settles them).
+    pub refund_failed_minor: i64,
     /// none, partial or full.
     pub refund_status: String,
     /// Currency.
@@ -61,6 +65,7 @@ impl From<&OrderMoney> for Payment {
             discount_minor: o.discount_minor,
             refunded_minor: m.refunded_minor,
             refund_pending_minor: m.refund_pending_minor,
+            refund_failed_minor: m.refund_failed_minor,
             refund_status: match m.refunded_minor {
                 0 => "none",
                 r if r >= o.amount_minor => "full",
@@ -88,6 +93,9 @@ pub struct Totals {
     pub refunds_minor: i64,
     /// Gross less refunds, minor units.
     pub net_minor: i64,
+    /// Refunds given up on (money owed back that did not go back),
+    /// minor units.
+    pub refunds_failed_minor: i64,
     /// Paid orders.
     pub orders_paid: i64,
     /// Seats paid for.
@@ -96,12 +104,27 @@ pub struct Totals {
 
 impl Totals {
     fn add(&mut self, m: &OrderMoney) {
+        self.add_sale(m);
+        self.add_refund(m.refunded_minor);
+        self.refunds_failed_minor += m.refund_failed_minor;
+    }
+
+    fn add_sale(&mut self, m: &OrderMoney) {
         self.gross_minor += m.order.amount_minor;
-        self.refunds_minor += m.refunded_minor;
         self.net_minor = self.gross_minor - self.refunds_minor;
         self.orders_paid += 1;
         self.seats_paid += m.order.seats;
     }
+
+    fn add_refund(&mut self, amount: i64) {
+        self.refunds_minor += amount;
+        self.net_minor = self.gross_minor - self.refunds_minor;
+    }
+}
+
+/// Whether an order took the money (refunds since or not).
+pub fn took_money(status: &str) -> bool {
+    matches!(status, "paid" | "partially_refunded" | "refunded")
 }
 
 /// Holds that became payments.
@@ -128,7 +151,9 @@ pub struct CampaignRevenue {
     pub conversion: Conversion,
 }
 
-/// One month's revenue (by when orders were paid, UTC).
+/// One month's revenue (UTC): orders paid in it as gross, refunds made in
+/// it (whenever their order was paid) as refunds. Failed refunds count in
+/// the totals and per campaign only.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MonthRevenue {
     /// `YYYY-MM`.
@@ -170,7 +195,7 @@ pub struct Revenue {
 
 fn totals<'a>(orders: impl Iterator<Item = &'a OrderMoney>) -> Vec<Totals> {
     let mut by: BTreeMap<String, Totals> = BTreeMap::new();
-    for m in orders.filter(|m| m.order.status == "paid") {
+    for m in orders.filter(|m| took_money(&m.order.status)) {
         by.entry(m.order.currency.clone())
             .or_insert_with(|| Totals {
                 currency: m.order.currency.clone(),
@@ -185,7 +210,7 @@ fn conversion<'a>(orders: impl Iterator<Item = &'a OrderMoney>) -> Conversion {
     let mut c = Conversion::default();
     for m in orders {
         c.orders += 1;
-        if m.order.status == "paid" {
+        if took_money(&m.order.status) {
             c.paid += 1;
         }
     }
@@ -255,17 +280,72 @@ pub fn subscription_metrics(subs: &[SubscriptionRow], now: i64) -> SubscriptionM
     m
 }
 
-/// The admins' report from every order and subscription.
-pub fn revenue(orders: &[OrderMoney], subs: &[SubscriptionRow], now: i64) -> Revenue {
+/// When each order's refunds were made: our refunds as sent, and what a
+/// charge reports refunded beyond them (refunds made in Stripe's
+/// dashboard) when we saw it. They add up to the order's `refunded_minor`.
+fn refunds_by_order(moments: &[RefundMoment]) -> BTreeMap<&str, Vec<(i64, i64)>> {
+    let mut ours: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
+    let mut charged: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for m in moments {
+        if m.from_charge {
+            let e = charged.entry(m.order_id.as_str()).or_insert((m.at, 0));
+            if m.amount_minor > e.1 {
+                *e = (m.at, m.amount_minor);
+            }
+        } else {
+            ours.entry(m.order_id.as_str())
+                .or_default()
+                .push((m.at, m.amount_minor));
+        }
+    }
+    for (order, (at, refunded)) in charged {
+        let list = ours.entry(order).or_default();
+        let sent: i64 = list.iter().map(|(_, a)| a).sum();
+        if refunded > sent {
+            list.push((at, refunded - sent));
+        }
+    }
+    ours
+}
+
+/// The totals of the month of `ms` in `currency`.
+fn month_totals<'a>(
+    months: &'a mut BTreeMap<String, BTreeMap<String, Totals>>,
+    ms: i64,
+    currency: &str,
+) -> &'a mut Totals {
+    months
+        .entry(month_of(ms))
+        .or_default()
+        .entry(currency.to_string())
+        .or_insert_with(|| Totals {
+            currency: currency.to_string(),
+            ..Totals::default()
+        })
+}
+
+/// The admins' report from every order, the refunds made (when) and
+/// every subscription.
+pub fn revenue(
+    orders: &[OrderMoney],
+    refunds: &[RefundMoment],
+    subs: &[SubscriptionRow],
+    now: i64,
+) -> Revenue {
     let mut per_campaign: BTreeMap<&str, Vec<&OrderMoney>> = BTreeMap::new();
-    let mut per_month: BTreeMap<String, Vec<&OrderMoney>> = BTreeMap::new();
+    let mut per_month: BTreeMap<String, BTreeMap<String, Totals>> = BTreeMap::new();
+    let refunds = refunds_by_order(refunds);
     for m in real(orders) {
         per_campaign
             .entry(m.order.campaign_id.as_str())
             .or_default()
             .push(m);
-        if let Some(paid) = m.order.paid_at.filter(|_| m.order.status == "paid") {
-            per_month.entry(month_of(paid)).or_default().push(m);
+        let Some(paid) = m.order.paid_at.filter(|_| took_money(&m.order.status)) else {
+            continue;
+        };
+        month_totals(&mut per_month, paid, &m.order.currency).add_sale(m);
+        for (at, amount) in refunds.get(m.order.id.as_str()).into_iter().flatten() {
+            month_totals(&mut per_month, *at, &m.order.currency).add_refund(*amount);
         }
     }
     let mut by_campaign: Vec<CampaignRevenue> = per_campaign
@@ -287,9 +367,9 @@ pub fn revenue(orders: &[OrderMoney], subs: &[SubscriptionRow], now: i64) -> Rev
         by_campaign,
         by_month: per_month
             .into_iter()
-            .map(|(month, ms)| MonthRevenue {
+            .map(|(month, totals)| MonthRevenue {
                 month,
-                totals: totals(ms.iter().copied()),
+                totals: totals.into_values().collect(),
             })
             .collect(),
         conversion: conversion(real(orders)),
@@ -326,6 +406,7 @@ mod tests {
             receipt_url: None,
             refunded_minor: 0,
             refund_pending_minor: 0,
+            refund_failed_minor: 0,
         }
     }
 
@@ -350,7 +431,13 @@ mod tests {
                 ..order("o5", "c2", "paid", 9_999, DEC)
             },
         ];
-        let r = revenue(&orders, &[], DEC);
+        let refunds = [RefundMoment {
+            order_id: "o2".into(),
+            at: DEC,
+            amount_minor: 400,
+            from_charge: false,
+        }];
+        let r = revenue(&orders, &refunds, &[], DEC);
         assert_eq!(r.totals.len(), 1);
         assert_eq!(
             (
@@ -368,6 +455,64 @@ mod tests {
         assert_eq!(months, ["2025-11", "2025-12"]);
         assert_eq!(r.by_month[1].totals[0].gross_minor, 4_000);
         assert!((r.conversion.rate - 0.75).abs() < 1e-9);
+    }
+
+    #[test]
+    fn refunds_count_in_the_month_they_were_made_not_the_month_of_the_order() {
+        let mut o = order("o1", "c1", "refunded", 1_000, NOV);
+        o.refunded_minor = 1_000;
+        let mut p = order("o2", "c1", "partially_refunded", 2_000, NOV);
+        p.refunded_minor = 700;
+        let moments = [
+            // o1: our refund of 600 in December; Stripe's dashboard took
+            // the charge to 1000 refunded: 400 more, also December.
+            RefundMoment {
+                order_id: "o1".into(),
+                at: DEC,
+                amount_minor: 600,
+                from_charge: false,
+            },
+            RefundMoment {
+                order_id: "o1".into(),
+                at: DEC + 1,
+                amount_minor: 1_000,
+                from_charge: true,
+            },
+            // o2: 700 refunded on the charge in November.
+            RefundMoment {
+                order_id: "o2".into(),
+                at: NOV + 1,
+                amount_minor: 700,
+                from_charge: true,
+            },
+        ];
+        let r = revenue(&[o, p], &moments, &[], DEC);
+        let months: Vec<_> = r
+            .by_month
+            .iter()
+            .map(|m| {
+                let t = &m.totals[0];
+                (
+                    m.month.as_str(),
+                    t.gross_minor,
+                    t.refunds_minor,
+                    t.net_minor,
+                )
+            })
+            .collect();
+        assert_eq!(
+            months,
+            [
+                ("2025-11", 3_000, 700, 2_300),
+                ("2025-12", 0, 1_000, -1_000)
+            ]
+        );
+        // Refunded orders still took the money: gross less refunds.
+        assert_eq!(
+            (r.totals[0].gross_minor, r.totals[0].refunds_minor),
+            (3_000, 1_700)
+        );
+        assert_eq!(r.conversion.paid, 2);
     }
 
     fn sub(interval: &str, amount: i64, started: i64, ended: Option<i64>) -> SubscriptionRow {

@@ -1,5 +1,6 @@
 //! The Stripe provider: Checkout Sessions for seat orders and
-//! subscriptions, refunds, customers and the customer portal, through
+//! subscriptions (and expiring those no longer wanted), refunds, customers
+//! and the customer portal, through
 //! async-stripe. Every call that creates something carries an idempotency
 //! key made from our own id, so a retried call never makes a second one.
 //!
@@ -224,6 +225,12 @@ impl PaymentProvider for StripeProvider {
             .send(&req, &format!("refund-{}", refund.refund_id))
             .await?;
         Ok(r.id)
+    }
+
+    async fn expire_checkout(&self, checkout_id: &str) -> Result<(), ProviderError> {
+        let req = stripe_checkout::checkout_session::ExpireCheckoutSession::new(checkout_id);
+        let _: SessionRef = self.send(&req, &format!("expire-{checkout_id}")).await?;
+        Ok(())
     }
 
     fn plans(&self) -> &[Plan] {

@@ -1,19 +1,24 @@
 //! Stripe's webhooks: the signature check on the raw body, the events we
 //! act on (parsed in plain functions), and applying them exactly once.
 //!
-//! Each event id is claimed before its effects and marked done after, and
-//! every effect is itself a conditional update that only moves forward, so
-//! repeats, reorderings and a crash half-way all end in the same state.
+//! Each event id is claimed (under a token, so only the claim's holder
+//! finishes or drops it) before its effects and marked done after, and
+//! every effect is itself a conditional update that only moves forward or
+//! a write keyed by what it is about (audit entries, mails), so repeats,
+//! reorderings, two events for one payment and a crash half-way all end in
+//! the same state. Applying an event never calls the payment provider:
+//! refunds are recorded for the refund worker, freed seats are left to the
+//! background waitlist round.
 
 use std::collections::HashMap;
 
 use hmac::{KeyInit, Mac};
 use serde::Deserialize;
 
-use super::{PaymentProvider, refund_seat};
+use super::{PaymentProvider, record_refund};
 use crate::accounts::AccountError;
 use crate::config::Secret;
-use crate::mail::tell;
+use crate::mail::tell_once;
 use crate::store::Store;
 use crate::store::billing::{ChargeRow, Claim, DisputeRow, SubscriptionRow};
 
@@ -420,15 +425,19 @@ pub async fn handle(
     verify(payload, signature, keys, now.div_euclid(1_000))?;
     let event = parse(payload)?;
     let effect = effect_of(&event)?;
-    match store.claim_event(&event.id, &event.kind, now).await? {
+    let token = match store.claim_event(&event.id, &event.kind, now).await? {
         Claim::Done => return Ok(Handled::Duplicate),
         Claim::InFlight => return Err(WebhookError::Busy),
-        Claim::Claimed => {}
-    }
+        Claim::Claimed(token) => token,
+    };
     let outcome = apply(store, provider, &effect, now).await;
     match outcome {
         Ok(()) => {
-            store.finish_event(&event.id, now).await?;
+            if !store.finish_event(&event.id, &token, now).await? {
+                // We took a minute or more and another delivery took the
+                // claim over; every effect is idempotent, so it finishes.
+                tracing::warn!(event = %event.id, "event claim was taken over meanwhile");
+            }
             Ok(match effect {
                 Effect::Ignore(why) => Handled::Ignored(why),
                 _ => Handled::Applied,
@@ -436,7 +445,7 @@ pub async fn handle(
         }
         Err(e) => {
             // Let the next delivery try again from the start.
-            store.drop_claim(&event.id).await?;
+            store.drop_claim(&event.id, &token).await?;
             Err(WebhookError::Failed(e))
         }
     }
@@ -452,10 +461,8 @@ async fn apply(
         Effect::SeatsPaid {
             order_id,
             payment_intent,
-        } => seats_paid(store, provider, order_id, payment_intent.as_deref(), now).await,
-        Effect::CheckoutExpired { order_id } => {
-            checkout_expired(store, provider, order_id, now).await
-        }
+        } => seats_paid(store, order_id, payment_intent.as_deref(), now).await,
+        Effect::CheckoutExpired { order_id } => checkout_expired(store, order_id, now).await,
         Effect::Customer {
             account_id,
             customer_id,
@@ -465,24 +472,35 @@ async fn apply(
             }
             Ok(())
         }
-        Effect::Charge(c) => Ok(store.upsert_charge(c, now).await?),
-        Effect::Dispute(d) => {
-            if store.upsert_dispute(d, now).await? {
-                crate::safety::audit(
-                    store,
-                    None,
-                    "dispute.opened",
-                    "charge",
-                    &d.charge_id,
-                    serde_json::json!({
-                        "dispute": d.id, "amount_minor": d.amount_minor,
-                        "currency": d.currency, "reason": d.reason,
-                        "payment_intent": d.payment_intent,
-                    }),
-                    now,
-                )
-                .await?;
+        Effect::Charge(c) => {
+            store.upsert_charge(c, now).await?;
+            // A refund (ours, or one made in Stripe's dashboard) moves the
+            // order to partially refunded or refunded.
+            if let Some(pi) = &c.payment_intent {
+                for order in store.orders_of_payment(pi).await? {
+                    store.settle_refund_status(&order, now).await?;
+                }
             }
+            Ok(())
+        }
+        Effect::Dispute(d) => {
+            store.upsert_dispute(d, now).await?;
+            // Written on every delivery and kept once, so a retry after a
+            // failure right here still flags the dispute.
+            crate::safety::audit_once(
+                store,
+                &format!("dispute.opened:{}", d.id),
+                None,
+                "dispute.opened",
+                ("charge", &d.charge_id),
+                serde_json::json!({
+                    "dispute": d.id, "amount_minor": d.amount_minor,
+                    "currency": d.currency, "reason": d.reason,
+                    "payment_intent": d.payment_intent,
+                }),
+                now,
+            )
+            .await?;
             Ok(())
         }
         Effect::Subscription(f) => {
@@ -512,11 +530,12 @@ async fn apply(
 }
 
 /// Checkout paid: the order is paid and its held seats confirmed; a seat
-/// that went back meanwhile (its hold lapsed) is refunded at once and its
-/// player told.
+/// that went back meanwhile (its hold lapsed) gets its refund recorded at
+/// once (the refund worker sends it) and the payer is told. Every step is conditional or keyed, so a retry after a
+/// failure half-way (or a second event for the same payment) completes
+/// what is missing and repeats nothing.
 async fn seats_paid(
     store: &Store,
-    provider: &dyn PaymentProvider,
     order_id: &str,
     payment_intent: Option<&str>,
     now: i64,
@@ -525,100 +544,118 @@ async fn seats_paid(
         tracing::warn!(order = %order_id, "a payment for an unknown order");
         return Ok(());
     };
-    if store.mark_order_paid(order_id, payment_intent, now).await? {
-        crate::safety::audit(
-            store,
-            None,
-            "order.paid",
-            "order",
-            order_id,
-            serde_json::json!({
-                "account": order.account_id, "campaign": order.campaign_id,
-                "amount_minor": order.amount_minor, "currency": order.currency,
-                "payment_intent": payment_intent,
-            }),
-            now,
-        )
-        .await?;
-    }
-    let campaign = store.campaign(&order.campaign_id).await?;
+    store.mark_order_paid(order_id, payment_intent, now).await?;
+    // Stripe may have reported the charge refunded before the payment.
+    store.settle_refund_status(order_id, now).await?;
+    crate::safety::audit_once(
+        store,
+        &format!("order.paid:{order_id}"),
+        None,
+        "order.paid",
+        ("order", order_id),
+        serde_json::json!({
+            "account": order.account_id, "campaign": order.campaign_id,
+            "amount_minor": order.amount_minor, "currency": order.currency,
+            "payment_intent": payment_intent.or(order.payment_intent.as_deref()),
+        }),
+        now,
+    )
+    .await?;
+    let mut refunded = Vec::new();
     for seat in store.order_seats(order_id).await? {
-        if seat.status == "confirmed" || store.confirm_seat(&seat.id, now).await? {
+        if store.confirm_seat(&seat.id, now).await? {
             continue;
         }
-        // Gone before the money came: the money goes back.
-        let mut seat = seat;
-        seat.order_id = Some(order_id.to_string());
-        refund_seat(
+        // Not held now. What was read above may be stale: decide on the
+        // seat as it is. Confirmed (by another delivery of this payment,
+        // or before) it stays; released without ever being confirmed, the
+        // money for it goes back. A seat confirmed and then left was
+        // refunded by policy when it was left.
+        match store.seat_state(&seat.id).await? {
+            Some((status, false)) if status == "released" => {}
+            _ => continue,
+        }
+        // Recorded here, sent by the refund worker: the webhook answers
+        // without waiting on Stripe.
+        if let Some(r) = record_refund(
             store,
-            provider,
             &seat,
             seat.price_minor,
             "paid after the seat hold lapsed",
             None,
             now,
         )
-        .await?;
-        let title = campaign
-            .as_ref()
-            .map_or("the campaign", |c| c.title.as_str());
-        tell(
-            store,
-            &seat.account_id,
-            &format!("Your payment for {title} is refunded"),
-            |handle| {
-                format!(
-                    "{handle}, your payment for a seat in \"{title}\" arrived after the seat's \
-                     hold ran out and the seat had gone to someone else, so the full {} minor \
-                     units of {} are on their way back to you. You can join again while seats \
-                     are open.\n",
-                    seat.price_minor, seat.currency
-                )
-            },
-            now,
-        )
-        .await?;
+        .await?
+        {
+            refunded.push(r);
+        }
     }
+    if refunded.is_empty() {
+        return Ok(());
+    }
+    let title = store
+        .campaign(&order.campaign_id)
+        .await?
+        .map_or_else(|| "the campaign".to_string(), |c| c.title);
+    let total: i64 = refunded.iter().map(|r| r.amount_minor).sum();
+    let seats = if refunded.len() == 1 {
+        "a seat".to_string()
+    } else {
+        format!("{} seats", refunded.len())
+    };
+    // The payer paid (for every seat of a party), so the payer is told,
+    // once however often this payment is processed.
+    tell_once(
+        store,
+        &format!("refund-mail:{order_id}"),
+        &order.account_id,
+        &format!("Your payment for {title} is refunded"),
+        |handle| {
+            format!(
+                "{handle}, your payment for {seats} in \"{title}\" arrived after the hold ran \
+                 out and the seats had gone to someone else, so {total} minor units of {} are on \
+                 their way back to the card you paid with. You can join again while seats are \
+                 open.\n",
+                order.currency
+            )
+        },
+        now,
+    )
+    .await?;
     Ok(())
 }
 
-/// Checkout lapsed unpaid: the order expires and its held seats go back
-/// down the waitlist.
-async fn checkout_expired(
-    store: &Store,
-    provider: &dyn PaymentProvider,
-    order_id: &str,
-    now: i64,
-) -> Result<(), AccountError> {
-    let Some(order) = store.order(order_id).await? else {
+/// Checkout lapsed unpaid: the order expires and its held seats go back.
+/// The waitlist moves up in the background ([`crate::seats::promote_waiting`]),
+/// since seating the next in line opens a Stripe Checkout and the webhook
+/// answers without waiting on Stripe.
+async fn checkout_expired(store: &Store, order_id: &str, now: i64) -> Result<(), AccountError> {
+    if store.order(order_id).await?.is_none() {
         return Ok(());
-    };
-    store.end_pending_order(order_id, "expired", now).await?;
-    let mut freed = false;
-    for seat in store.order_seats(order_id).await? {
-        if seat.status == "held" && store.release_held_seat(&seat.id, now).await? {
-            freed = true;
-            if let Some(c) = store.campaign(&seat.campaign_id).await? {
-                tell(
-                    store,
-                    &seat.account_id,
-                    &format!("Your seat hold in {} ran out", c.title),
-                    |handle| {
-                        format!(
-                            "{handle}, the checkout for your seat in \"{}\" ended unpaid, so the \
-                             seat went back to the campaign. Nothing was charged. You can join \
-                             again while seats are open.\n",
-                            c.title
-                        )
-                    },
-                    now,
-                )
-                .await?;
-            }
-        }
     }
-    if freed {
-        crate::seats::promote(store, provider, &order.campaign_id, now).await?;
+    store.end_pending_order(order_id, "expired", now).await?;
+    for seat in store.order_seats(order_id).await? {
+        if seat.status == "held"
+            && store.release_held_seat(&seat.id, now).await?
+            && let Some(c) = store.campaign(&seat.campaign_id).await?
+        {
+            tell_once(
+                store,
+                &format!("hold-ended:{}", seat.id),
+                &seat.account_id,
+                &format!("Your seat hold in {} ran out", c.title),
+                |handle| {
+                    format!(
+                        "{handle}, the checkout for your seat in \"{}\" ended unpaid, so the \
+                         seat went back to the campaign. Nothing was charged. You can join \
+                         again while seats are open.\n",
+                        c.title
+                    )
+                },
+                now,
+            )
+            .await?;
+        }
     }
     Ok(())
 }

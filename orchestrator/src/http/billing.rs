@@ -317,7 +317,8 @@ pub async fn campaign_revenue(
 }
 
 /// Revenue for admins: gross, refunds and net per currency, by campaign and
-/// by month; seat conversion; monthly recurring revenue and churn.
+/// by month (refunds in the month they were made); seat conversion;
+/// monthly recurring revenue and churn.
 #[utoipa::path(get, path = "/api/v1/admin/revenue", tag = "admin", security(("bearer" = [])), responses(
     (status = 200, body = Revenue, description = "the report"),
     (status = 403, body = ErrorBody, description = "not an admin with a second factor")
@@ -327,9 +328,11 @@ pub async fn admin_revenue(
     _admin: AdminUser,
 ) -> Result<axum::Json<Revenue>, ApiError> {
     let orders = state.store.orders_with_money(None).await?;
+    let refunds = state.store.refund_moments().await?;
     let subs = state.store.all_subscriptions().await?;
     Ok(axum::Json(reports::revenue(
         &orders,
+        &refunds,
         &subs,
         state.clock.now(),
     )))

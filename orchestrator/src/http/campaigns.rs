@@ -236,7 +236,7 @@ pub async fn calendar_feed(
 /// waitlist place when the campaign is full. Payment in test mode is
 /// confirmed at once.
 #[utoipa::path(post, path = "/api/v1/campaigns/{id}/join", tag = "campaigns", params(("id" = String, Path)), request_body = JoinRequest, security(("bearer" = [])), responses(
-    (status = 201, body = JoinOutcome, description = "seated"),
+    (status = 201, body = JoinOutcome, description = "seated (a join repeated while my hold waits for its payment answers with that hold and its checkout)"),
     (status = 202, body = JoinOutcome, description = "waitlisted"),
     (status = 403, body = ErrorBody, description = "blocked, invite-only, or not the party leader"),
     (status = 404, body = ErrorBody),

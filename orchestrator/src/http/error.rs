@@ -142,6 +142,10 @@ impl From<AccountError> for ApiError {
             AccountError::Hashing(m) => ApiError::Internal(anyhow::anyhow!(m)),
             AccountError::Forbidden(m) => ApiError::Forbidden(m),
             AccountError::Unavailable(m) => ApiError::Unavailable(m),
+            e @ AccountError::PaymentRefused(_) => ApiError::Conflict {
+                field: None,
+                message: e.to_string(),
+            },
             AccountError::NotFound => ApiError::NotFound,
             AccountError::Conflict(m) => ApiError::Conflict {
                 field: None,

@@ -211,13 +211,27 @@ async fn seat(
     m: &Match,
     now: i64,
 ) -> Result<Option<JoinOutcome>, AccountError> {
+    // A seat held there already (say, one waiting for its payment) is not
+    // this ticket's to take, nor to give back below.
+    if store
+        .live_seat(&m.campaign_id, &row.account_id)
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
     let req = JoinRequest {
         party: row.party,
         invite_code: None,
     };
     let out = match seats::join(store, provider, &m.campaign_id, &row.account_id, req, now).await {
         Ok(out) => out,
-        Err(AccountError::Conflict(_) | AccountError::Forbidden(_) | AccountError::NotFound) => {
+        Err(
+            AccountError::Conflict(_)
+            | AccountError::Forbidden(_)
+            | AccountError::NotFound
+            | AccountError::PaymentRefused(_),
+        ) => {
             return Ok(None);
         }
         Err(e) => return Err(e),

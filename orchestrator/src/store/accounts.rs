@@ -286,7 +286,9 @@ impl Store {
         Ok((claimed.rows_affected() == 1).then_some(account_id))
     }
 
-    /// Queues a mail.
+    /// Queues a mail; a mail whose id is queued already is dropped (mails
+    /// with ids derived from what they are about go out once however often
+    /// their processing is retried).
     pub async fn queue_mail(
         &self,
         id: &str,
@@ -296,7 +298,8 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO outbox (id, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO outbox (id, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)
         .bind(recipient)

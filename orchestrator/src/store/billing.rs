@@ -18,7 +18,8 @@ pub struct OrderRow {
     pub campaign_id: String,
     /// test or stripe.
     pub provider: String,
-    /// pending, paid, expired or failed.
+    /// pending, paid, partially_refunded, refunded, expired, cancelled
+    /// or failed.
     pub status: String,
     /// Seats paid for.
     pub seats: i64,
@@ -83,6 +84,23 @@ pub struct OrderMoney {
     pub refunded_minor: i64,
     /// Refunds decided but not yet through the provider.
     pub refund_pending_minor: i64,
+    /// Refunds that could not be sent and were given up (money still
+    /// owed back, for an admin to settle).
+    pub refund_failed_minor: i64,
+}
+
+/// Money that went back for an order, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundMoment {
+    /// The order.
+    pub order_id: String,
+    /// When, Unix ms.
+    pub at: i64,
+    /// Our refund's amount, or (from a charge) everything the charge
+    /// reports refunded so far, minor units.
+    pub amount_minor: i64,
+    /// From what Stripe reports on the charge rather than our refund.
+    pub from_charge: bool,
 }
 
 /// A refund of one seat.
@@ -94,7 +112,8 @@ pub struct RefundRow {
     pub order_id: Option<String>,
     /// The seat.
     pub seat_id: String,
-    /// The player the seat was for.
+    /// Whose money it is: the order's payer (a party's leader paid for
+    /// every member's seat), or the seat's player without an order.
     pub account_id: String,
     /// Amount, minor units.
     pub amount_minor: i64,
@@ -219,10 +238,11 @@ const SUBSCRIPTION_COLUMNS: &str = "id, account_id, customer_id, plan, status, a
      event_created";
 
 /// What claiming a webhook event found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// Ours to process now.
-    Claimed,
+    /// Ours to process now, under this token: only its holder may finish
+    /// or drop the claim.
+    Claimed(String),
     /// Processed before.
     Done,
     /// Another delivery is processing it right now.
@@ -295,7 +315,8 @@ impl Store {
     }
 
     /// Marks an order paid (whatever it was before: money that arrived is
-    /// money that arrived); false if it was paid already.
+    /// money that arrived); false if it was paid already (refunded since
+    /// or not).
     pub async fn mark_order_paid(
         &self,
         id: &str,
@@ -304,7 +325,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE orders SET status = 'paid', paid_at = $3, updated_at = $3, \
-             payment_intent = COALESCE($2, payment_intent) WHERE id = $1 AND status <> 'paid'",
+             payment_intent = COALESCE($2, payment_intent) \
+             WHERE id = $1 AND status NOT IN ('paid', 'partially_refunded', 'refunded')",
         )
         .bind(id)
         .bind(payment_intent)
@@ -312,6 +334,89 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Moves a paid order to partially_refunded or refunded by what went
+    /// back: the larger of our refunds sent and what Stripe reports
+    /// refunded on its charge. Only forward: a refunded order stays so.
+    pub async fn settle_refund_status(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let row = sqlx::query(
+            "SELECT o.amount_minor, \
+             (SELECT MAX(ch.amount_refunded) FROM charges ch \
+               WHERE ch.payment_intent = o.payment_intent) AS charge_refunded, \
+             (SELECT CAST(SUM(r.amount_minor) AS BIGINT) FROM refunds r \
+               WHERE r.order_id = o.id AND r.status = 'succeeded') AS refunds_sent \
+             FROM orders o WHERE o.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(r) = row else {
+            return Ok(());
+        };
+        let amount: i64 = r.try_get("amount_minor")?;
+        let charge: Option<i64> = r.try_get("charge_refunded")?;
+        let sent: Option<i64> = r.try_get("refunds_sent")?;
+        let back = charge.unwrap_or(0).max(sent.unwrap_or(0));
+        if back <= 0 {
+            return Ok(());
+        }
+        let to = if back >= amount {
+            "refunded"
+        } else {
+            "partially_refunded"
+        };
+        sqlx::query(
+            "UPDATE orders SET status = $2, updated_at = $3 \
+             WHERE id = $1 AND status IN ('paid', 'partially_refunded')",
+        )
+        .bind(id)
+        .bind(to)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Our orders paid through `payment_intent`.
+    pub async fn orders_of_payment(&self, payment_intent: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM orders WHERE payment_intent = $1 ORDER BY id")
+            .bind(payment_intent)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Every refund that went back, dated: our refunds when the provider
+    /// took them, and what each charge reports refunded (made anywhere)
+    /// when we last saw it grow, by order.
+    pub async fn refund_moments(&self) -> Result<Vec<RefundMoment>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.order_id, r.sent_at AS at, r.amount_minor, CAST(0 AS BIGINT) AS from_charge FROM refunds r \
+             WHERE r.status = 'succeeded' AND r.order_id IS NOT NULL \
+             UNION ALL \
+             SELECT o.id AS order_id, ch.refunded_at AS at, ch.amount_refunded AS amount_minor, \
+             CAST(1 AS BIGINT) AS from_charge FROM charges ch JOIN orders o ON o.payment_intent = ch.payment_intent \
+             WHERE ch.amount_refunded > 0",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let at: Option<i64> = r.try_get("at")?;
+                let from_charge: i64 = r.try_get("from_charge")?;
+                Ok(RefundMoment {
+                    order_id: r.try_get("order_id")?,
+                    at: at.unwrap_or(0),
+                    amount_minor: r.try_get("amount_minor")?,
+                    from_charge: from_charge != 0,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 
     /// Moves a pending order to `to` (expired or failed); false if it was
@@ -331,6 +436,66 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Cancels a pending order (its seats were given up before it was
+    /// paid) and, if it has a checkout, marks the checkout to be expired
+    /// from `now` on; false if it was not pending.
+    pub async fn cancel_pending_order(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE orders SET status = 'cancelled', updated_at = $2, \
+             expire_checkout_at = CASE WHEN checkout_id IS NULL THEN NULL ELSE $2 END \
+             WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Orders whose checkout is due to be expired by `now`, longest due
+    /// first, with the attempts made so far.
+    pub async fn checkouts_to_expire(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<(OrderRow, i64)>, StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS}, o.expire_checkout_attempts FROM orders o \
+             WHERE o.expire_checkout_at IS NOT NULL AND o.expire_checkout_at <= $1 \
+             ORDER BY o.expire_checkout_at, o.id LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((order(r)?, r.try_get("expire_checkout_attempts")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// An order's checkout was expired (or is past helping): nothing left
+    /// to do; with `retry_at` the attempt failed and is due again then.
+    pub async fn checkout_expire_attempted(
+        &self,
+        id: &str,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE orders SET expire_checkout_at = $2, \
+             expire_checkout_attempts = expire_checkout_attempts + 1, updated_at = $3 \
+             WHERE id = $1 AND expire_checkout_at IS NOT NULL",
+        )
+        .bind(id)
+        .bind(retry_at)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// Orders with their money, newest first: of one account, of one
@@ -353,7 +518,9 @@ impl Store {
              (SELECT CAST(SUM(r.amount_minor) AS BIGINT) FROM refunds r \
                WHERE r.order_id = o.id AND r.status = 'succeeded') AS refunds_sent, \
              (SELECT CAST(SUM(r.amount_minor) AS BIGINT) FROM refunds r \
-               WHERE r.order_id = o.id AND r.status <> 'succeeded') AS refunds_pending \
+               WHERE r.order_id = o.id AND r.status = 'pending') AS refunds_pending, \
+             (SELECT CAST(SUM(r.amount_minor) AS BIGINT) FROM refunds r \
+               WHERE r.order_id = o.id AND r.status = 'failed') AS refunds_failed \
              FROM orders o JOIN campaigns c ON c.id = o.campaign_id {clause} \
              ORDER BY o.created_at DESC, o.id"
         );
@@ -367,12 +534,14 @@ impl Store {
                 let sent: Option<i64> = r.try_get("refunds_sent")?;
                 let charged_back: Option<i64> = r.try_get("charge_refunded")?;
                 let pending: Option<i64> = r.try_get("refunds_pending")?;
+                let failed: Option<i64> = r.try_get("refunds_failed")?;
                 Ok(OrderMoney {
                     order: order(r)?,
                     campaign_title: r.try_get("title")?,
                     receipt_url: r.try_get("receipt_url")?,
                     refunded_minor: sent.unwrap_or(0).max(charged_back.unwrap_or(0)),
                     refund_pending_minor: pending.unwrap_or(0),
+                    refund_failed_minor: failed.unwrap_or(0),
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -400,13 +569,46 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Refunds not yet through the provider, oldest first.
-    pub async fn pending_refunds(&self, limit: i64) -> Result<Vec<RefundRow>, StoreError> {
+    /// The refund recorded for a seat, if any.
+    pub async fn refund_of_seat(&self, seat_id: &str) -> Result<Option<RefundRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, order_id, seat_id, account_id, amount_minor, currency, reason, status, \
+             attempts, created_at FROM refunds WHERE seat_id = $1",
+        )
+        .bind(seat_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(refund).transpose()?)
+    }
+
+    /// What an order has refunds recorded for (sent or on their way),
+    /// minor units.
+    pub async fn refunds_recorded(&self, order_id: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT CAST(SUM(amount_minor) AS BIGINT) AS n FROM refunds \
+             WHERE order_id = $1 AND status <> 'failed'",
+        )
+        .bind(order_id)
+        .fetch_one(self.pool())
+        .await?;
+        let n: Option<i64> = row.try_get("n")?;
+        Ok(n.unwrap_or(0))
+    }
+
+    /// Refunds not yet through the provider whose next attempt is due by
+    /// `now`, the longest due first: refunds waiting out a backoff never
+    /// keep newer ones from their turn.
+    pub async fn pending_refunds(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<RefundRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, order_id, seat_id, account_id, amount_minor, currency, reason, status, \
-             attempts, created_at FROM refunds WHERE status = 'pending' \
-             ORDER BY created_at, id LIMIT $1",
+             attempts, created_at FROM refunds WHERE status = 'pending' AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at, created_at, id LIMIT $2",
         )
+        .bind(now)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
@@ -422,7 +624,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE refunds SET status = 'succeeded', provider_refund_id = $2, \
-             attempts = attempts + 1, last_error = NULL, updated_at = $3 \
+             attempts = attempts + 1, last_error = NULL, sent_at = $3, updated_at = $3 \
              WHERE id = $1 AND status = 'pending'",
         )
         .bind(id)
@@ -433,38 +635,44 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// A refund attempt failed; with `give_up` it stops being retried.
+    /// A refund attempt failed: it is tried again from `retry_at` on, or
+    /// with `None` it is given up (failed) and leaves the queue. False if
+    /// it was not pending.
     pub async fn refund_attempt_failed(
         &self,
         id: &str,
         error: &str,
-        give_up: bool,
+        retry_at: Option<i64>,
         now: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
             "UPDATE refunds SET attempts = attempts + 1, last_error = $2, updated_at = $4, \
-             status = CASE WHEN $3 = 1 THEN 'failed' ELSE status END \
+             next_attempt_at = COALESCE($3, next_attempt_at), \
+             status = CASE WHEN $3 IS NULL THEN 'failed' ELSE status END \
              WHERE id = $1 AND status = 'pending'",
         )
         .bind(id)
         .bind(error)
-        .bind(i64::from(give_up))
+        .bind(retry_at)
         .bind(now)
         .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Records a charge's state; refunded amounts only grow.
     pub async fn upsert_charge(&self, c: &ChargeRow, now: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO charges (id, payment_intent, amount_minor, amount_refunded, currency, \
-             receipt_url, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             receipt_url, updated_at, refunded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $4 > 0 THEN $7 ELSE NULL END) \
              ON CONFLICT (id) DO UPDATE SET \
              payment_intent = COALESCE(excluded.payment_intent, charges.payment_intent), \
              amount_refunded = CASE WHEN excluded.amount_refunded > charges.amount_refunded \
                THEN excluded.amount_refunded ELSE charges.amount_refunded END, \
              receipt_url = COALESCE(excluded.receipt_url, charges.receipt_url), \
+             refunded_at = CASE WHEN excluded.amount_refunded > charges.amount_refunded \
+               THEN excluded.updated_at ELSE charges.refunded_at END, \
              updated_at = excluded.updated_at",
         )
         .bind(&c.id)
@@ -587,6 +795,12 @@ impl Store {
     }
 
     /// Records a subscription's state unless a newer event was applied.
+    /// Stripe stamps events in whole seconds, so events of one second are
+    /// ranked by how far along the subscription's life their status is
+    /// (incomplete, then trialing, active, past_due and the like, then
+    /// canceled or incomplete_expired) and never go back: a late
+    /// `created` (incomplete) does not undo the same second's `updated`
+    /// (active).
     pub async fn upsert_subscription(
         &self,
         s: &SubscriptionRow,
@@ -604,7 +818,12 @@ impl Store {
              cancel_at_period_end = excluded.cancel_at_period_end, \
              ended_at = excluded.ended_at, event_created = excluded.event_created, \
              updated_at = excluded.updated_at \
-             WHERE subscriptions.event_created <= excluded.event_created",
+             WHERE subscriptions.event_created < excluded.event_created \
+             OR (subscriptions.event_created = excluded.event_created \
+                 AND CASE excluded.status WHEN 'incomplete' THEN 0 \
+                   WHEN 'canceled' THEN 2 WHEN 'incomplete_expired' THEN 2 ELSE 1 END \
+                 >= CASE subscriptions.status WHEN 'incomplete' THEN 0 \
+                   WHEN 'canceled' THEN 2 WHEN 'incomplete_expired' THEN 2 ELSE 1 END)",
         )
         .bind(&s.id)
         .bind(&s.account_id)
@@ -651,62 +870,78 @@ impl Store {
         Ok(rows.iter().map(subscription).collect::<Result<_, _>>()?)
     }
 
-    /// Claims a webhook event for processing.
+    /// Claims a webhook event for processing. A claim left unfinished for
+    /// a minute (its delivery died) is taken over under a new token.
     pub async fn claim_event(&self, id: &str, kind: &str, now: i64) -> Result<Claim, StoreError> {
+        let token = crate::accounts::new_id();
         let fresh = sqlx::query(
-            "INSERT INTO stripe_events (id, kind, status, claimed_at) \
-             VALUES ($1, $2, 'processing', $3) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO stripe_events (id, kind, status, claimed_at, claim_token) \
+             VALUES ($1, $2, 'processing', $3, $4) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)
         .bind(kind)
         .bind(now)
+        .bind(&token)
         .execute(self.pool())
         .await?;
         if fresh.rows_affected() == 1 {
-            return Ok(Claim::Claimed);
+            return Ok(Claim::Claimed(token));
         }
         // A delivery that died mid-way leaves a stale claim; take it over.
         let stale = sqlx::query(
-            "UPDATE stripe_events SET claimed_at = $2 \
+            "UPDATE stripe_events SET claimed_at = $2, claim_token = $4 \
              WHERE id = $1 AND status = 'processing' AND claimed_at < $3",
         )
         .bind(id)
         .bind(now)
         .bind(now - CLAIM_STALE_MS)
+        .bind(&token)
         .execute(self.pool())
         .await?;
         if stale.rows_affected() == 1 {
-            return Ok(Claim::Claimed);
+            return Ok(Claim::Claimed(token));
         }
-        let status: String = sqlx::query("SELECT status FROM stripe_events WHERE id = $1")
+        let status: Option<String> = sqlx::query("SELECT status FROM stripe_events WHERE id = $1")
             .bind(id)
-            .fetch_one(self.pool())
+            .fetch_optional(self.pool())
             .await?
-            .try_get("status")?;
-        Ok(if status == "done" {
-            Claim::Done
-        } else {
-            Claim::InFlight
+            .map(|r| r.try_get("status"))
+            .transpose()?;
+        Ok(match status.as_deref() {
+            Some("done") => Claim::Done,
+            // Dropped between our insert and our read: the next delivery
+            // claims it afresh.
+            _ => Claim::InFlight,
         })
     }
 
-    /// Marks a claimed event processed.
-    pub async fn finish_event(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE stripe_events SET status = 'done', done_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+    /// Marks an event processed if `token` still holds its claim; false if
+    /// another delivery took the claim over (it finishes the event).
+    pub async fn finish_event(&self, id: &str, token: &str, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE stripe_events SET status = 'done', done_at = $3 \
+             WHERE id = $1 AND status = 'processing' AND claim_token = $2",
+        )
+        .bind(id)
+        .bind(token)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Gives up a claim after a failure, so the next delivery retries.
-    pub async fn drop_claim(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM stripe_events WHERE id = $1 AND status = 'processing'")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+    /// Gives up a claim after a failure, so the next delivery retries; a
+    /// claim another delivery took over stays with it.
+    pub async fn drop_claim(&self, id: &str, token: &str) -> Result<bool, StoreError> {
+        let dropped = sqlx::query(
+            "DELETE FROM stripe_events WHERE id = $1 AND status = 'processing' \
+             AND claim_token = $2",
+        )
+        .bind(id)
+        .bind(token)
+        .execute(self.pool())
+        .await?;
+        Ok(dropped.rows_affected() == 1)
     }
 }
 

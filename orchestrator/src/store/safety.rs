@@ -238,11 +238,13 @@ impl Store {
         Ok(rows.iter().map(sanction).collect::<Result<_, _>>()?)
     }
 
-    /// Appends to the audit log.
+    /// Appends to the audit log; an entry whose id is there already is
+    /// dropped (entries with ids derived from what they are about are
+    /// written once however often their processing is retried).
     pub async fn audit(&self, a: &AuditRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO audit_log (id, actor_id, action, subject_kind, subject_id, details, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&a.id)
         .bind(&a.actor_id)

@@ -59,6 +59,9 @@ pub struct WaitRow {
     pub status: String,
     /// Joined, Unix ms.
     pub created_at: i64,
+    /// Not promoted before this time (the payment provider could not
+    /// start its last promotion), Unix ms.
+    pub retry_at: Option<i64>,
 }
 
 const SEAT_COLUMNS: &str = "id, campaign_id, account_id, party_id, status, hold_expires_at, \
@@ -92,6 +95,7 @@ fn wait(r: &sqlx::any::AnyRow) -> Result<WaitRow, sqlx::Error> {
         size: r.try_get("size")?,
         status: r.try_get("status")?,
         created_at: r.try_get("created_at")?,
+        retry_at: r.try_get("retry_at")?,
     })
 }
 
@@ -224,14 +228,27 @@ impl Store {
     /// Confirms a held seat (payment arrived); false if it was not held.
     pub async fn confirm_seat(&self, id: &str, now: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE seats SET status = 'confirmed', hold_expires_at = NULL, updated_at = $2 \
-             WHERE id = $1 AND status = 'held'",
+            "UPDATE seats SET status = 'confirmed', hold_expires_at = NULL, confirmed_at = $2, \
+             updated_at = $2 WHERE id = $1 AND status = 'held'",
         )
         .bind(id)
         .bind(now)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// A seat's status now, and whether it was ever confirmed (paid).
+    pub async fn seat_state(&self, id: &str) -> Result<Option<(String, bool)>, StoreError> {
+        let row = sqlx::query("SELECT status, confirmed_at FROM seats WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let confirmed_at: Option<i64> = r.try_get("confirmed_at")?;
+        Ok(Some((r.try_get("status")?, confirmed_at.is_some())))
     }
 
     /// Releases a live seat with a refund, giving its place back to the
@@ -347,7 +364,7 @@ impl Store {
         account: &str,
     ) -> Result<Option<(WaitRow, i64)>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, campaign_id, account_id, party_id, size, status, created_at FROM waitlist \
+            "SELECT id, campaign_id, account_id, party_id, size, status, created_at, retry_at FROM waitlist \
              WHERE campaign_id = $1 AND account_id = $2 AND status = 'waiting'",
         )
         .bind(campaign)
@@ -373,7 +390,7 @@ impl Store {
     /// The first waiting place of a campaign's queue.
     pub async fn waitlist_head(&self, campaign: &str) -> Result<Option<WaitRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, campaign_id, account_id, party_id, size, status, created_at FROM waitlist \
+            "SELECT id, campaign_id, account_id, party_id, size, status, created_at, retry_at FROM waitlist \
              WHERE campaign_id = $1 AND status = 'waiting' ORDER BY created_at, id LIMIT 1",
         )
         .bind(campaign)
@@ -396,22 +413,48 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Puts a promoted place back in the queue, where it was.
-    pub async fn reopen_wait(&self, id: &str, now: i64) -> Result<(), StoreError> {
+    /// Puts a promoted place back in the queue, where it was, to be
+    /// promoted again from `retry_at` on (any time with `None`).
+    pub async fn reopen_wait(
+        &self,
+        id: &str,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE waitlist SET status = 'waiting', updated_at = $2 WHERE id = $1 AND status = 'promoted'",
+            "UPDATE waitlist SET status = 'waiting', retry_at = $3, updated_at = $2 \
+             WHERE id = $1 AND status = 'promoted'",
         )
         .bind(id)
         .bind(now)
+        .bind(retry_at)
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
+    /// Published campaigns with a free seat for someone waiting in their
+    /// line (at most `limit`).
+    pub async fn campaigns_to_promote(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.id FROM campaigns c WHERE c.status = 'published' AND EXISTS ( \
+               SELECT 1 FROM waitlist w WHERE w.campaign_id = c.id AND w.status = 'waiting' \
+               AND w.size <= c.max_players - c.seats_taken) \
+             ORDER BY c.id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
+    }
+
     /// Waiting places of a campaign in queue order.
     pub async fn waitlist(&self, campaign: &str) -> Result<Vec<WaitRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, campaign_id, account_id, party_id, size, status, created_at FROM waitlist \
+            "SELECT id, campaign_id, account_id, party_id, size, status, created_at, retry_at FROM waitlist \
              WHERE campaign_id = $1 AND status = 'waiting' ORDER BY created_at, id",
         )
         .bind(campaign)
@@ -423,7 +466,7 @@ impl Store {
     /// Campaigns an account waits for, oldest place first.
     pub async fn waiting_places(&self, account: &str) -> Result<Vec<WaitRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, campaign_id, account_id, party_id, size, status, created_at FROM waitlist \
+            "SELECT id, campaign_id, account_id, party_id, size, status, created_at, retry_at FROM waitlist \
              WHERE account_id = $1 AND status = 'waiting' ORDER BY created_at, id",
         )
         .bind(account)

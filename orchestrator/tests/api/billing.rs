@@ -166,6 +166,49 @@ impl Billing {
         self.deliver_raw(&body, Some(sig)).await
     }
 
+    /// One round of the background refund worker.
+    async fn send_refunds(&self) -> usize {
+        orchestrator::billing::send_refunds(&self.app.store, self.provider.as_ref(), self.now())
+            .await
+            .unwrap()
+    }
+
+    /// Queued mails to `email` whose subject contains `subject`.
+    async fn mails(&self, email: &str, subject: &str) -> usize {
+        self.app
+            .store
+            .unsent_mail(1_000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|m| m.1 == email && m.2.contains(subject))
+            .count()
+    }
+
+    /// Delivers `event` until it is taken (a delivery that finds it in
+    /// flight answers 409, and Stripe delivers again).
+    async fn deliver_until_taken(&self, event: &Value) -> Value {
+        for _ in 0..50 {
+            let (status, ack) = self.deliver(event).await;
+            match status {
+                StatusCode::OK => return ack,
+                StatusCode::CONFLICT => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                other => panic!("{other}: {ack}"),
+            }
+        }
+        panic!("the event stayed in flight")
+    }
+
+    /// Audit entries of `action`, read from the store (admin tokens do not
+    /// outlive a test's clock moving on).
+    async fn audited(&self, action: &str) -> Vec<orchestrator::store::safety::AuditRow> {
+        let mut all = self.app.store.audit_page(None, 1_000).await.unwrap();
+        all.retain(|e| e.action == action);
+        all
+    }
+
     async fn audit_count(&self, admin: &str, action: &str) -> usize {
         let (status, a) = self
             .app
@@ -435,6 +478,15 @@ async fn a_payment_after_the_hold_lapsed_and_the_seat_went_on_is_refunded_at_onc
     for _ in 0..10 {
         assert_eq!(b.deliver(&late).await.0, StatusCode::OK);
     }
+    // The webhook records the refund and answers; the refund worker sends
+    // it.
+    assert!(b.stripe.seen("/v1/refunds").is_empty());
+    assert_eq!(
+        b.payment(&ann).await["refund_pending_minor"],
+        ann_order["amount_minor"]
+    );
+    b.send_refunds().await;
+    b.send_refunds().await;
     let refunds = b.stripe.seen("/v1/refunds");
     assert_eq!(refunds.len(), 1);
     assert_eq!(refunds[0].param("payment_intent"), Some("pi_ann"));
@@ -452,7 +504,7 @@ async fn a_payment_after_the_hold_lapsed_and_the_seat_went_on_is_refunded_at_onc
     let p = b.payment(&ann).await;
     assert_eq!(
         (p["status"].as_str(), p["refunded_minor"].clone()),
-        (Some("paid"), ann_order["amount_minor"].clone())
+        (Some("refunded"), ann_order["amount_minor"].clone())
     );
     assert!(b.seats(&ann).await.as_array().unwrap().is_empty());
     let mail = b.app.store.unsent_mail(100).await.unwrap();
@@ -476,8 +528,23 @@ async fn an_expired_checkout_frees_the_seat_for_the_next_in_line() {
     }
     assert_eq!(b.payment(&ann).await["status"], "expired");
     assert!(b.seats(&ann).await.as_array().unwrap().is_empty());
+    // The webhook only frees the seat (it answers without waiting on
+    // Stripe); the background round seats the next in line.
+    assert_eq!(b.stripe.seen("/v1/checkout/sessions").len(), 2);
+    assert!(b.seats(&cyd).await.as_array().unwrap().is_empty());
+    let seated = orchestrator::seats::promote_waiting(&b.app.store, b.provider.as_ref(), b.now())
+        .await
+        .unwrap();
+    assert_eq!(seated, 1);
     assert_eq!(b.seats(&cyd).await[0]["status"], "held");
     assert_eq!(b.stripe.created("/v1/checkout/sessions").len(), 3);
+    // Nothing more to do on the next round.
+    assert_eq!(
+        orchestrator::seats::promote_waiting(&b.app.store, b.provider.as_ref(), b.now())
+            .await
+            .unwrap(),
+        0
+    );
     let c = b.app.store.campaign(&id).await.unwrap().unwrap();
     assert_eq!(c.seats_taken, 2);
 }
@@ -511,10 +578,9 @@ async fn refunds_go_through_stripe_once_with_a_key_and_an_audit_entry() {
     assert_eq!(status, StatusCode::OK, "{left}");
     assert_eq!(left["refund_minor"], price);
     assert_eq!(b.payment(&ann).await["refund_pending_minor"], price);
-    // The sender retries later under the same key.
-    orchestrator::billing::send_refunds(&b.app.store, b.provider.as_ref(), b.now())
-        .await
-        .unwrap();
+    // The sender retries later (after a backoff) under the same key.
+    b.app.advance_ms(5_000);
+    assert_eq!(b.send_refunds().await, 1);
     let seen = b.stripe.seen("/v1/refunds");
     assert_eq!(seen.iter().filter(|s| s.status == 200).count(), 1);
     let keys: std::collections::BTreeSet<_> =
@@ -541,6 +607,7 @@ async fn refunds_go_through_stripe_once_with_a_key_and_an_audit_entry() {
     }
     assert_eq!(b.payment(&ann).await["refunded_minor"], price);
     assert_eq!(b.payment(&ann).await["refund_status"], "full");
+    assert_eq!(b.payment(&ann).await["status"], "refunded");
     // The game master cancels: Bob is refunded in full.
     let (status, _) = b
         .app
@@ -966,4 +1033,784 @@ async fn a_party_leader_pays_for_the_whole_party_in_one_checkout() {
     }
     assert_eq!(b.seats(&lead).await[0]["status"], "confirmed");
     assert_eq!(b.seats(&mate).await[0]["status"], "confirmed");
+}
+
+#[tokio::test]
+async fn ten_deliveries_of_one_payment_at_once_confirm_the_seat_once_with_one_audit_entry_and_no_refund()
+ {
+    let b = spawn().await;
+    let (id, _) = b.campaign("keeper", 4).await;
+    let (_, ann) = b.app.user("ann").await;
+    b.join(&id, &ann).await;
+    let o = b.payment(&ann).await;
+    let paid = b.event(
+        "checkout.session.completed",
+        session_completed(&o, "pi_ann"),
+        0,
+    );
+    let answers = futures_util::future::join_all((0..10).map(|_| b.deliver(&paid))).await;
+    // One delivery applies it; the others find it applied or in flight
+    // (409: Stripe delivers again), never a failure.
+    for (status, ack) in &answers {
+        assert!(
+            *status == StatusCode::OK || *status == StatusCode::CONFLICT,
+            "{status}: {ack}"
+        );
+    }
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|(_, a)| a["outcome"] == "applied")
+            .count(),
+        1
+    );
+    assert_eq!(b.deliver_until_taken(&paid).await["outcome"], "duplicate");
+    assert_eq!(b.seats(&ann).await[0]["status"], "confirmed");
+    let p = b.payment(&ann).await;
+    assert_eq!(p["status"], "paid");
+    assert_eq!(
+        (
+            p["refunded_minor"].as_i64(),
+            p["refund_pending_minor"].as_i64()
+        ),
+        (Some(0), Some(0))
+    );
+    assert_eq!(b.audited("order.paid").await.len(), 1);
+    assert_eq!(b.audited("refund.create").await.len(), 0);
+    b.send_refunds().await;
+    assert!(b.stripe.seen("/v1/refunds").is_empty());
+    let c = b.app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!(c.seats_taken, 1);
+}
+
+#[tokio::test]
+async fn two_events_for_one_payment_processed_at_once_never_refund_a_seat_they_confirm() {
+    let b = spawn().await;
+    let (id, _) = b.campaign("keeper", 8).await;
+    let mut players = Vec::new();
+    for handle in ["ann", "bob", "cyd", "dee", "eve", "fay"] {
+        let (_, token) = b.app.user(handle).await;
+        assert_eq!(b.join(&id, &token).await.0, StatusCode::CREATED);
+        let order = b.payment(&token).await;
+        players.push((token, order));
+    }
+    // Stripe reports each payment twice (completed, then
+    // async_payment_succeeded): two events, so both are processed, here
+    // at the same moment, each reading the seat as held.
+    let mut events = Vec::new();
+    for (i, (_, o)) in players.iter().enumerate() {
+        let pi = format!("pi_{i}");
+        events.push(b.event("checkout.session.completed", session_completed(o, &pi), 0));
+        events.push(b.event(
+            "checkout.session.async_payment_succeeded",
+            session_completed(o, &pi),
+            0,
+        ));
+    }
+    let answers = futures_util::future::join_all(events.iter().map(|e| b.deliver(e))).await;
+    for (e, (status, ack)) in events.iter().zip(&answers) {
+        if *status != StatusCode::OK {
+            assert_eq!(*status, StatusCode::CONFLICT, "{ack}");
+            b.deliver_until_taken(e).await;
+        }
+    }
+    for (token, _) in &players {
+        assert_eq!(b.seats(token).await[0]["status"], "confirmed");
+        let p = b.payment(token).await;
+        assert_eq!(p["refund_pending_minor"], 0, "{p}");
+        assert_eq!(p["refunded_minor"], 0, "{p}");
+    }
+    assert_eq!(b.audited("order.paid").await.len(), players.len());
+    assert_eq!(b.audited("refund.create").await.len(), 0);
+    b.send_refunds().await;
+    assert!(b.stripe.seen("/v1/refunds").is_empty());
+}
+
+#[tokio::test]
+async fn a_payment_processed_again_after_failing_half_way_writes_its_audit_entries_and_mail_once() {
+    let b = spawn().await;
+    let (id, _) = b.campaign("keeper", 4).await;
+    let (_, ann) = b.app.user("ann").await;
+    let (_, bob) = b.app.user("bob").await;
+    b.join(&id, &ann).await;
+    b.join(&id, &bob).await;
+    let ann_order = b.payment(&ann).await;
+    let bob_order = b.payment(&bob).await;
+    let ann_order_id = ann_order["order_id"].as_str().unwrap();
+    // A first delivery marked Ann's order paid and died before its audit
+    // entry; Stripe delivers again.
+    assert!(
+        b.app
+            .store
+            .mark_order_paid(ann_order_id, Some("pi_ann"), b.now())
+            .await
+            .unwrap()
+    );
+    let paid = b.event(
+        "checkout.session.completed",
+        session_completed(&ann_order, "pi_ann"),
+        0,
+    );
+    assert_eq!(b.deliver(&paid).await.1["outcome"], "applied");
+    assert_eq!(b.audited("order.paid").await.len(), 1);
+    assert_eq!(b.seats(&ann).await[0]["status"], "confirmed");
+    let again = b.event(
+        "checkout.session.async_payment_succeeded",
+        session_completed(&ann_order, "pi_ann"),
+        0,
+    );
+    assert_eq!(b.deliver(&again).await.1["outcome"], "applied");
+    assert_eq!(b.audited("order.paid").await.len(), 1);
+
+    // Bob's hold lapses; his money comes late. A first delivery recorded
+    // the refund and died before its audit entry and mail.
+    b.app.advance_ms(35 * 60_000 + 1);
+    orchestrator::seats::release_lapsed_holds(&b.app.store, b.provider.as_ref(), None, b.now())
+        .await
+        .unwrap();
+    let bob_seat = b
+        .app
+        .store
+        .order_seats(bob_order["order_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .remove(0);
+    b.app
+        .store
+        .mark_order_paid(
+            bob_seat.order_id.as_deref().unwrap(),
+            Some("pi_bob"),
+            b.now(),
+        )
+        .await
+        .unwrap();
+    let price = bob_order["amount_minor"].as_i64().unwrap();
+    assert!(
+        b.app
+            .store
+            .insert_refund(
+                &orchestrator::store::billing::RefundRow {
+                    id: "refund_from_the_first_try".into(),
+                    order_id: bob_seat.order_id.clone(),
+                    seat_id: bob_seat.id.clone(),
+                    account_id: bob_seat.account_id.clone(),
+                    amount_minor: price,
+                    currency: bob_seat.currency.clone(),
+                    reason: "paid after the seat hold lapsed".into(),
+                    status: "pending".into(),
+                    attempts: 0,
+                    created_at: b.now(),
+                },
+                b.now(),
+            )
+            .await
+            .unwrap()
+    );
+    for kind in [
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+    ] {
+        let late = b.event(kind, session_completed(&bob_order, "pi_bob"), 0);
+        assert_eq!(b.deliver(&late).await.0, StatusCode::OK);
+        assert_eq!(b.audited("refund.create").await.len(), 1);
+        assert_eq!(b.mails("bob@example.com", "refunded").await, 1);
+    }
+    assert_eq!(b.audited("order.paid").await.len(), 2);
+    b.send_refunds().await;
+    let refunds = b.stripe.seen("/v1/refunds");
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(
+        refunds[0].idempotency_key.as_deref(),
+        Some("refund-refund_from_the_first_try")
+    );
+}
+
+#[tokio::test]
+async fn only_the_delivery_holding_an_event_claim_finishes_or_drops_it() {
+    use orchestrator::store::billing::Claim;
+    let b = spawn().await;
+    let s = &b.app.store;
+    let (t0, kind) = (b.now(), "checkout.session.completed");
+    let Claim::Claimed(first) = s.claim_event("evt_slow", kind, t0).await.unwrap() else {
+        panic!("a new event is claimed")
+    };
+    assert_eq!(
+        s.claim_event("evt_slow", kind, t0 + 1_000).await.unwrap(),
+        Claim::InFlight
+    );
+    // A minute on, the first delivery looks dead and a second takes over.
+    let Claim::Claimed(second) = s.claim_event("evt_slow", kind, t0 + 61_000).await.unwrap() else {
+        panic!("a stale claim is taken over")
+    };
+    assert_ne!(first, second);
+    // The first one fails after all: the second one's claim stays.
+    assert!(!s.drop_claim("evt_slow", &first).await.unwrap());
+    assert_eq!(
+        s.claim_event("evt_slow", kind, t0 + 62_000).await.unwrap(),
+        Claim::InFlight
+    );
+    // Nor can the first one finish what the second one is doing.
+    assert!(
+        !s.finish_event("evt_slow", &first, t0 + 62_000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.claim_event("evt_slow", kind, t0 + 63_000).await.unwrap(),
+        Claim::InFlight
+    );
+    assert!(
+        s.finish_event("evt_slow", &second, t0 + 64_000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.claim_event("evt_slow", kind, t0 + 200_000).await.unwrap(),
+        Claim::Done
+    );
+    // Its owner drops a claim after a failure; the next delivery claims it.
+    let Claim::Claimed(third) = s.claim_event("evt_failing", kind, t0).await.unwrap() else {
+        panic!("a new event is claimed")
+    };
+    assert!(s.drop_claim("evt_failing", &third).await.unwrap());
+    assert!(matches!(
+        s.claim_event("evt_failing", kind, t0 + 1).await.unwrap(),
+        Claim::Claimed(_)
+    ));
+}
+
+#[tokio::test]
+async fn a_late_payment_for_a_party_goes_back_seat_by_seat_to_the_leader_who_paid() {
+    let b = spawn().await;
+    let (id, _) = b.campaign("keeper", 4).await;
+    let (lead_id, lead) = b.app.user("lead").await;
+    let (_, mate) = b.app.user("mate").await;
+    b.app.befriend(&lead, &mate, "mate").await;
+    b.app.party(&lead, &[("mate", mate.as_str())]).await;
+    let (status, j) = b
+        .app
+        .json(
+            Method::POST,
+            &format!("/api/v1/campaigns/{id}/join"),
+            Some(&lead),
+            Some(json!({"party": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{j}");
+    let order = b.payment(&lead).await;
+    let unit = j["seats"][0]["price_minor"].as_i64().unwrap();
+    let total = order["amount_minor"].as_i64().unwrap();
+    assert_eq!(total, 2 * unit);
+    b.app.advance_ms(35 * 60_000 + 1);
+    orchestrator::seats::release_lapsed_holds(&b.app.store, b.provider.as_ref(), None, b.now())
+        .await
+        .unwrap();
+    let lead = b.app.log_in("lead").await.0;
+    let late = b.event(
+        "checkout.session.completed",
+        session_completed(&order, "pi_party"),
+        0,
+    );
+    for _ in 0..3 {
+        assert_eq!(b.deliver(&late).await.0, StatusCode::OK);
+    }
+    b.send_refunds().await;
+    let refunds = b.stripe.seen("/v1/refunds");
+    assert_eq!(refunds.len(), 2);
+    let mut sum = 0;
+    for r in &refunds {
+        // Back to the one payment the leader made, a seat's price each.
+        assert_eq!(r.param("payment_intent"), Some("pi_party"));
+        assert_eq!(r.param("amount"), Some(unit.to_string().as_str()));
+        sum += unit;
+    }
+    assert!(sum <= total);
+    let p = b.payment(&lead).await;
+    assert_eq!(p["refunded_minor"], total);
+    // The leader paid, so the leader is told, once.
+    assert_eq!(b.mails("lead@example.com", "refunded").await, 1);
+    assert_eq!(b.mails("mate@example.com", "refunded").await, 0);
+    assert_eq!(b.audited("refund.create").await.len(), 2);
+    for e in b.audited("refund.create").await {
+        let details: Value = serde_json::from_str(&e.details).unwrap();
+        assert_eq!(details["account"], lead_id, "{details}");
+    }
+}
+
+#[tokio::test]
+async fn a_checkout_that_expired_before_its_payment_arrived_is_refunded_once_and_never_also_seated()
+{
+    let b = spawn().await;
+    let (id, [ann, bob, cyd]) = b.full_with_one_waiting().await;
+    let ann_order = b.payment(&ann).await;
+    let bob_order = b.payment(&bob).await;
+    // Ann's checkout: expired first, then (out of order) paid, repeatedly.
+    let expired = b.event("checkout.session.expired", session_expired(&ann_order), 5);
+    let paid = b.event(
+        "checkout.session.completed",
+        session_completed(&ann_order, "pi_ann"),
+        0,
+    );
+    for e in [&expired, &paid, &expired, &paid] {
+        assert_eq!(b.deliver(e).await.0, StatusCode::OK);
+    }
+    orchestrator::seats::promote_waiting(&b.app.store, b.provider.as_ref(), b.now())
+        .await
+        .unwrap();
+    b.send_refunds().await;
+    b.send_refunds().await;
+    assert!(b.seats(&ann).await.as_array().unwrap().is_empty());
+    let refunds = b.stripe.seen("/v1/refunds");
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].param("payment_intent"), Some("pi_ann"));
+    let p = b.payment(&ann).await;
+    assert_eq!(p["refunded_minor"], ann_order["amount_minor"]);
+    assert_eq!(b.mails("ann@example.com", "refunded").await, 1);
+    // The seat she lost went to the next in line, and only once.
+    assert_eq!(b.seats(&cyd).await[0]["status"], "held");
+    // Bob's: paid first, then the expiry arrives late: the seat stays paid.
+    let paid = b.event(
+        "checkout.session.completed",
+        session_completed(&bob_order, "pi_bob"),
+        5,
+    );
+    let expired = b.event("checkout.session.expired", session_expired(&bob_order), 0);
+    for e in [&paid, &expired, &paid, &expired] {
+        assert_eq!(b.deliver(e).await.0, StatusCode::OK);
+    }
+    assert_eq!(b.seats(&bob).await[0]["status"], "confirmed");
+    assert_eq!(b.payment(&bob).await["status"], "paid");
+    b.send_refunds().await;
+    assert_eq!(b.stripe.seen("/v1/refunds").len(), 1);
+    let c = b.app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!(c.seats_taken, 2);
+}
+
+#[tokio::test]
+async fn a_waitlisted_player_keeps_their_place_when_stripe_refuses_their_checkout() {
+    let b = spawn().await;
+    let (id, _) = b.full_with_one_waiting().await;
+    let cyd_id = b
+        .app
+        .store
+        .account_by_handle("cyd")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    // Both holds lapse; Stripe refuses the checkout for Cyd's new seat.
+    b.stripe.fail_next(400, 1);
+    b.app.advance_ms(35 * 60_000 + 1);
+    orchestrator::seats::release_lapsed_holds(&b.app.store, b.provider.as_ref(), None, b.now())
+        .await
+        .unwrap();
+    let line = b.app.store.waitlist(&id).await.unwrap();
+    assert_eq!(line.len(), 1, "{line:?}");
+    assert_eq!(line[0].account_id, cyd_id);
+    assert!(b.app.store.live_seat(&id, &cyd_id).await.unwrap().is_none());
+    let c = b.app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!(c.seats_taken, 0);
+    // The line waits out the retry rather than asking Stripe every round.
+    let sessions = b.stripe.seen("/v1/checkout/sessions").len();
+    for _ in 0..3 {
+        b.app.advance_ms(60_000);
+        orchestrator::seats::promote_waiting(&b.app.store, b.provider.as_ref(), b.now())
+            .await
+            .unwrap();
+    }
+    assert_eq!(b.stripe.seen("/v1/checkout/sessions").len(), sessions);
+    // Once it is due, Cyd is seated from the same place.
+    b.app.advance_ms(15 * 60_000);
+    assert_eq!(
+        orchestrator::seats::promote_waiting(&b.app.store, b.provider.as_ref(), b.now())
+            .await
+            .unwrap(),
+        1
+    );
+    let seat = b.app.store.live_seat(&id, &cyd_id).await.unwrap().unwrap();
+    assert_eq!(seat.status, "held");
+    assert!(b.app.store.waitlist(&id).await.unwrap().is_empty());
+    let cyd = b.app.log_in("cyd").await.0;
+    assert!(b.payment(&cyd).await["checkout_url"].is_string());
+}
+
+#[tokio::test]
+async fn subscription_events_of_one_second_never_go_back_however_often_and_in_whatever_order_they_come()
+ {
+    let b = spawn().await;
+    let (ann_id, _) = b.app.user("ann").await;
+    let sub = |status: &str| {
+        json!({"id": "sub_tie", "object": "subscription", "customer": "cus_tie",
+               "status": status, "cancel_at_period_end": false,
+               "start_date": b.now() / 1_000 - 10, "metadata": {"account_id": ann_id},
+               "items": {"data": [{"current_period_end": b.now() / 1_000 + 30 * 86_400,
+                 "price": {"id": "price_monthly", "unit_amount": 500, "currency": "eur",
+                           "recurring": {"interval": "month"}}}]}})
+    };
+    let status = || async {
+        b.app.store.subscriptions_of(&ann_id).await.unwrap()[0]
+            .status
+            .clone()
+    };
+    // Created (incomplete) and updated (active) in the same second, each
+    // delivered ten times as distinct events, in a shuffled order.
+    let mut events = Vec::new();
+    for _ in 0..10 {
+        events.push(b.event("customer.subscription.created", sub("incomplete"), 3));
+        events.push(b.event("customer.subscription.updated", sub("active"), 3));
+    }
+    let mut seen_active = false;
+    for e in shuffled(&events, 1) {
+        assert_eq!(b.deliver(&e).await.0, StatusCode::OK);
+        let now = status().await;
+        if seen_active {
+            assert_eq!(now, "active", "a same-second event went back");
+        }
+        seen_active |= now == "active";
+    }
+    assert_eq!(status().await, "active");
+    // Cancelled in that second too: it stays cancelled whatever comes.
+    for _ in 0..10 {
+        events.push(b.event("customer.subscription.deleted", sub("canceled"), 3));
+        events.push(b.event("customer.subscription.created", sub("incomplete"), 3));
+        events.push(b.event("customer.subscription.updated", sub("active"), 3));
+    }
+    let mut seen_canceled = false;
+    for e in shuffled(&events, 1) {
+        assert_eq!(b.deliver(&e).await.0, StatusCode::OK);
+        let now = status().await;
+        if seen_canceled {
+            assert_eq!(now, "canceled", "a same-second event revived it");
+        }
+        seen_canceled |= now == "canceled";
+    }
+    assert_eq!(status().await, "canceled");
+    // A later second still moves it on (Stripe's own order).
+    let later = b.event("customer.subscription.updated", sub("past_due"), 1);
+    assert_eq!(b.deliver(&later).await.0, StatusCode::OK);
+    assert_eq!(status().await, "past_due");
+}
+
+#[tokio::test]
+async fn a_refund_that_can_never_be_sent_is_failed_audited_and_leaves_the_queue() {
+    let b = spawn().await;
+    let (id, gm) = b.campaign("keeper", 4).await;
+    let (_, ann) = b.app.user("ann").await;
+    b.join(&id, &ann).await;
+    let o = b.payment(&ann).await;
+    let price = o["amount_minor"].as_i64().unwrap();
+    // Paid, but Stripe named no payment to refund.
+    let mut paid = session_completed(&o, "pi_unused");
+    paid["payment_intent"] = Value::Null;
+    let paid = b.event("checkout.session.completed", paid, 0);
+    assert_eq!(b.deliver(&paid).await.0, StatusCode::OK);
+    assert_eq!(b.seats(&ann).await[0]["status"], "confirmed");
+    let (status, left) = b
+        .app
+        .json(
+            Method::DELETE,
+            &format!("/api/v1/campaigns/{id}/seat"),
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{left}");
+    let p = b.payment(&ann).await;
+    assert_eq!(
+        (
+            p["refund_failed_minor"].as_i64(),
+            p["refund_pending_minor"].as_i64(),
+            p["refunded_minor"].as_i64()
+        ),
+        (Some(price), Some(0), Some(0))
+    );
+    let (_, r) = b
+        .app
+        .json(
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}/revenue"),
+            Some(&gm),
+            None,
+        )
+        .await;
+    assert_eq!(r["totals"][0]["refunds_failed_minor"], price, "{r}");
+    assert_eq!(b.audited("refund.failed").await.len(), 1);
+    // It is not tried again, however long the worker runs.
+    for _ in 0..3 {
+        b.app.advance_ms(2 * 3_600_000);
+        assert_eq!(b.send_refunds().await, 0);
+        assert!(
+            b.app
+                .store
+                .pending_refunds(b.now(), 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    assert_eq!(b.audited("refund.failed").await.len(), 1);
+    assert!(b.stripe.seen("/v1/refunds").is_empty());
+}
+
+#[tokio::test]
+async fn a_refund_stripe_cannot_take_now_is_retried_after_a_growing_wait() {
+    let b = spawn().await;
+    let (id, _) = b.campaign("keeper", 4).await;
+    let (_, ann) = b.app.user("ann").await;
+    b.join(&id, &ann).await;
+    let o = b.payment(&ann).await;
+    let paid = b.event(
+        "checkout.session.completed",
+        session_completed(&o, "pi_ann"),
+        0,
+    );
+    b.deliver(&paid).await;
+    b.stripe.fail_next(500, 3);
+    let (status, _) = b
+        .app
+        .json(
+            Method::DELETE,
+            &format!("/api/v1/campaigns/{id}/seat"),
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let tried = || b.stripe.seen("/v1/refunds").len();
+    assert_eq!(tried(), 3);
+    // Not due yet: the worker leaves it (and so gets to newer ones).
+    assert!(
+        b.app
+            .store
+            .pending_refunds(b.now(), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(b.send_refunds().await, 0);
+    assert_eq!(tried(), 3);
+    // Due after 5 s; Stripe is still busy, so the next wait is 10 s.
+    b.stripe.fail_next(500, 3);
+    b.app.advance_ms(5_000);
+    assert_eq!(b.send_refunds().await, 0);
+    assert_eq!(tried(), 6);
+    b.app.advance_ms(5_000);
+    assert_eq!(b.send_refunds().await, 0);
+    assert_eq!(tried(), 6);
+    b.app.advance_ms(5_000);
+    assert_eq!(b.send_refunds().await, 1);
+    let seen = b.stripe.seen("/v1/refunds");
+    assert_eq!(seen.iter().filter(|s| s.status == 200).count(), 1);
+    let keys: std::collections::BTreeSet<_> =
+        seen.iter().map(|s| s.idempotency_key.clone()).collect();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(b.send_refunds().await, 0);
+}
+
+#[tokio::test]
+async fn a_held_seat_given_up_by_leaving_removal_or_cancelling_closes_its_open_checkout() {
+    let b = spawn().await;
+    let (id, gm) = b.campaign("keeper", 4).await;
+    let mut players = Vec::new();
+    for handle in ["ann", "bob", "cyd"] {
+        let (account, token) = b.app.user(handle).await;
+        assert_eq!(b.join(&id, &token).await.0, StatusCode::CREATED);
+        let order = b.payment(&token).await;
+        let checkout = b
+            .app
+            .store
+            .order(order["order_id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .checkout_id
+            .unwrap();
+        players.push((account, token, order, checkout));
+    }
+    let expires = |cs: &str| {
+        b.stripe
+            .seen(&format!("/v1/checkout/sessions/{cs}/expire"))
+            .iter()
+            .map(|s| s.status)
+            .collect::<Vec<_>>()
+    };
+    // Ann leaves while Stripe is busy: the checkout is expired later.
+    let (_, ann, ann_order, ann_cs) = &players[0];
+    b.stripe.fail_next(503, 3);
+    let (status, _) = b
+        .app
+        .json(
+            Method::DELETE,
+            &format!("/api/v1/campaigns/{id}/seat"),
+            Some(ann),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(expires(ann_cs), [503, 503, 503]);
+    let p = b.payment(ann).await;
+    assert_eq!(p["status"], "cancelled");
+    assert!(p["checkout_url"].is_null());
+    let expire_round = || async {
+        orchestrator::billing::expire_checkouts(&b.app.store, b.provider.as_ref(), b.now())
+            .await
+            .unwrap()
+    };
+    assert_eq!(expire_round().await, 0);
+    b.app.advance_ms(5_000);
+    assert_eq!(expire_round().await, 1);
+    assert_eq!(expires(ann_cs), [503, 503, 503, 200]);
+    assert_eq!(expires(ann_cs).iter().filter(|s| **s == 200).count(), 1);
+    assert_eq!(
+        b.stripe
+            .seen(&format!("/v1/checkout/sessions/{ann_cs}/expire"))[0]
+            .idempotency_key
+            .as_deref(),
+        Some(format!("expire-{ann_cs}").as_str())
+    );
+    // The game master removes Bob, who had not paid: his checkout closes.
+    let (bob_id, _, _, bob_cs) = &players[1];
+    let (status, r) = b
+        .app
+        .json(
+            Method::DELETE,
+            &format!("/api/v1/campaigns/{id}/roster/{bob_id}"),
+            Some(&gm),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(expires(bob_cs), [200]);
+    // The campaign is cancelled: Cyd's checkout closes too.
+    let (_, _, _, cyd_cs) = &players[2];
+    let (status, r) = b
+        .app
+        .json(
+            Method::POST,
+            &format!("/api/v1/campaigns/{id}/cancel"),
+            Some(&gm),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(expires(cyd_cs), [200]);
+    assert_eq!(expire_round().await, 0);
+    // Ann had paid a moment before her checkout closed: the money goes back.
+    let late = b.event(
+        "checkout.session.completed",
+        session_completed(ann_order, "pi_ann"),
+        0,
+    );
+    assert_eq!(b.deliver(&late).await.0, StatusCode::OK);
+    b.send_refunds().await;
+    let refunds = b.stripe.seen("/v1/refunds");
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].param("payment_intent"), Some("pi_ann"));
+    assert!(b.seats(ann).await.as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn joining_again_while_my_hold_waits_for_payment_answers_with_the_same_checkout() {
+    let b = spawn().await;
+    let (id, _) = b.campaign("keeper", 4).await;
+    let (_, ann) = b.app.user("ann").await;
+    let (status, first) = b.join(&id, &ann).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    for _ in 0..3 {
+        let (status, again) = b.join(&id, &ann).await;
+        assert_eq!(status, StatusCode::CREATED, "{again}");
+        assert_eq!(again["checkout_url"], first["checkout_url"]);
+        assert_eq!(again["seats"][0]["id"], first["seats"][0]["id"]);
+        assert_eq!(again["seats"][0]["status"], "held");
+    }
+    assert_eq!(b.stripe.created("/v1/checkout/sessions").len(), 1);
+    let c = b.app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!(c.seats_taken, 1);
+    // Paid, the seat is hers: joining again is a conflict.
+    let o = b.payment(&ann).await;
+    let paid = b.event(
+        "checkout.session.completed",
+        session_completed(&o, "pi_ann"),
+        0,
+    );
+    b.deliver(&paid).await;
+    let (status, r) = b.join(&id, &ann).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{r}");
+}
+
+#[tokio::test]
+async fn refunds_made_in_stripe_move_the_order_to_refunded_and_count_in_the_month_they_were_made() {
+    let b = spawn().await;
+    let (_, _, secret) = b.app.admin_with_secret("root").await;
+    let (id, _) = b.campaign("keeper", 4).await;
+    let (_, ann) = b.app.user("ann").await;
+    b.join(&id, &ann).await;
+    let o = b.payment(&ann).await;
+    let price = o["amount_minor"].as_i64().unwrap();
+    let paid = b.event(
+        "checkout.session.completed",
+        session_completed(&o, "pi_ann"),
+        0,
+    );
+    let charged = b.event("charge.succeeded", charge("ch_ann", "pi_ann", price, 0), 0);
+    b.deliver(&paid).await;
+    b.deliver(&charged).await;
+    assert_eq!(b.payment(&ann).await["status"], "paid");
+    // A month on, half goes back in Stripe's dashboard, then the rest; an
+    // older charge event arriving late changes nothing.
+    b.app.advance_ms(31 * 86_400_000);
+    let ann = b.app.log_in("ann").await.0;
+    let half = b.event(
+        "charge.refunded",
+        charge("ch_ann", "pi_ann", price, price / 2),
+        20,
+    );
+    assert_eq!(b.deliver(&half).await.0, StatusCode::OK);
+    assert_eq!(b.payment(&ann).await["status"], "partially_refunded");
+    let full = b.event(
+        "charge.refunded",
+        charge("ch_ann", "pi_ann", price, price),
+        10,
+    );
+    for e in [&full, &half, &charged] {
+        assert_eq!(b.deliver(e).await.0, StatusCode::OK);
+    }
+    let p = b.payment(&ann).await;
+    assert_eq!(p["status"], "refunded");
+    assert_eq!(p["refunded_minor"], price);
+    // The same payment reported again does not make it "paid" again.
+    let again = b.event(
+        "checkout.session.async_payment_succeeded",
+        session_completed(&o, "pi_ann"),
+        0,
+    );
+    b.deliver(&again).await;
+    assert_eq!(b.payment(&ann).await["status"], "refunded");
+    let admin = b.app.log_in_with_code("root", &secret).await;
+    let (status, all) = b
+        .app
+        .json(Method::GET, "/api/v1/admin/revenue", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let months: Vec<(String, i64, i64)> = all["by_month"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["month"].as_str().unwrap().to_string(),
+                m["totals"][0]["gross_minor"].as_i64().unwrap(),
+                m["totals"][0]["refunds_minor"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        months,
+        [
+            ("2026-11".to_string(), price, 0),
+            ("2026-12".to_string(), 0, price)
+        ]
+    );
+    assert_eq!(all["totals"][0]["gross_minor"], price);
+    assert_eq!(all["totals"][0]["net_minor"], 0);
 }

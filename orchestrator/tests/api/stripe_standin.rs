@@ -1,6 +1,6 @@
 //! A local HTTP server standing in for Stripe's API: it checks each request
 //! the way Stripe does (secret key, required parameters, Checkout's expiry
-//! window), replays answers for a repeated idempotency key, answers with
+//! window, expiring only open Checkout Sessions), replays answers for a repeated idempotency key, answers with
 //! Stripe-shaped objects and errors, and records every request so tests
 //! can assert parameters and keys. Failures (rate limits, server errors,
 //! refusals) can be queued.
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -49,6 +49,7 @@ struct Inner {
     replies: HashMap<(String, String), (u16, Value)>,
     failures: VecDeque<u16>,
     created: HashMap<String, Vec<Value>>,
+    expired: std::collections::HashSet<String>,
     next: u64,
 }
 
@@ -77,6 +78,7 @@ impl StripeStandin {
         };
         let app = Router::new()
             .route("/v1/checkout/sessions", post(create_checkout))
+            .route("/v1/checkout/sessions/{id}/expire", post(expire_checkout))
             .route("/v1/refunds", post(create_refund))
             .route("/v1/customers", post(create_customer))
             .route("/v1/billing_portal/sessions", post(create_portal))
@@ -351,6 +353,51 @@ async fn create_checkout(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes
         Err((s, b)) => (s, b),
     };
     finish(&ctx, path, params, key, status, body)
+}
+
+async fn expire_checkout(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = format!("/v1/checkout/sessions/{id}/expire");
+    let (params, key) = match prelude(&ctx, &path, &headers, &body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let session = {
+        let inner = ctx.inner.lock().unwrap();
+        inner
+            .created
+            .get("/v1/checkout/sessions")
+            .and_then(|all| all.iter().find(|s| s["id"] == id.as_str()).cloned())
+            .map(|s| (s, inner.expired.contains(&id)))
+    };
+    let (status, body) = match session {
+        None => (
+            404,
+            stripe_error(
+                "invalid_request_error",
+                &format!("No such checkout.session: '{id}'"),
+                Some("session"),
+            ),
+        ),
+        Some((_, true)) => (
+            400,
+            stripe_error(
+                "invalid_request_error",
+                "Only Checkout Sessions with a status in [\"open\"] can be expired.",
+                None,
+            ),
+        ),
+        Some((mut s, false)) => {
+            ctx.inner.lock().unwrap().expired.insert(id.clone());
+            s["status"] = json!("expired");
+            (200, s)
+        }
+    };
+    finish(&ctx, &path, params, key, status, body)
 }
 
 async fn create_refund(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Response {
