@@ -96,6 +96,28 @@ impl Billing {
         (id, [ann, bob, cyd])
     }
 
+    /// Lead and Mate, friends in one party, in a four-seat campaign whose
+    /// checkout Lead starts for both; returns Lead's id and token, Mate's
+    /// token and the join's answer.
+    async fn party_checkout(&self) -> (String, String, String, Value) {
+        let (id, _) = self.campaign("keeper", 4).await;
+        let (lead_id, lead) = self.app.user("lead").await;
+        let (_, mate) = self.app.user("mate").await;
+        self.app.befriend(&lead, &mate, "mate").await;
+        self.app.party(&lead, &[("mate", mate.as_str())]).await;
+        let (status, j) = self
+            .app
+            .json(
+                Method::POST,
+                &format!("/api/v1/campaigns/{id}/join"),
+                Some(&lead),
+                Some(json!({"party": true})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{j}");
+        (lead_id, lead, mate, j)
+    }
+
     async fn join(&self, id: &str, token: &str) -> (StatusCode, Value) {
         self.app
             .json(
@@ -998,21 +1020,7 @@ async fn without_stripe_the_webhook_is_not_there_and_payments_are_test_mode() {
 #[tokio::test]
 async fn a_party_leader_pays_for_the_whole_party_in_one_checkout() {
     let b = spawn().await;
-    let (id, _) = b.campaign("keeper", 4).await;
-    let (_, lead) = b.app.user("lead").await;
-    let (_, mate) = b.app.user("mate").await;
-    b.app.befriend(&lead, &mate, "mate").await;
-    b.app.party(&lead, &[("mate", mate.as_str())]).await;
-    let (status, j) = b
-        .app
-        .json(
-            Method::POST,
-            &format!("/api/v1/campaigns/{id}/join"),
-            Some(&lead),
-            Some(json!({"party": true})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{j}");
+    let (_, lead, mate, j) = b.party_checkout().await;
     assert_eq!(j["seats"].as_array().unwrap().len(), 2);
     let sessions = b.stripe.seen("/v1/checkout/sessions");
     assert_eq!(sessions.len(), 1);
@@ -1282,21 +1290,7 @@ async fn only_the_delivery_holding_an_event_claim_finishes_or_drops_it() {
 #[tokio::test]
 async fn a_late_payment_for_a_party_goes_back_seat_by_seat_to_the_leader_who_paid() {
     let b = spawn().await;
-    let (id, _) = b.campaign("keeper", 4).await;
-    let (lead_id, lead) = b.app.user("lead").await;
-    let (_, mate) = b.app.user("mate").await;
-    b.app.befriend(&lead, &mate, "mate").await;
-    b.app.party(&lead, &[("mate", mate.as_str())]).await;
-    let (status, j) = b
-        .app
-        .json(
-            Method::POST,
-            &format!("/api/v1/campaigns/{id}/join"),
-            Some(&lead),
-            Some(json!({"party": true})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{j}");
+    let (lead_id, lead, _, j) = b.party_checkout().await;
     let order = b.payment(&lead).await;
     let unit = j["seats"][0]["price_minor"].as_i64().unwrap();
     let total = order["amount_minor"].as_i64().unwrap();
