@@ -118,6 +118,30 @@ fn pooled_verify(
     password: &[u8],
     parsed: &PasswordHash<'_>,
 ) -> Option<bool> {
+    let mut blocks = memory
+        .lock()
+        .ok()
+        .and_then(|mut m| m.pop())
+        .unwrap_or_else(|| vec![Block::default(); params.block_count()]);
+    let result = verify_in(argon, params, &mut blocks, password, parsed);
+    if let Ok(mut m) = memory.lock() {
+        m.push(blocks);
+    }
+    result
+}
+
+/// Argon2id verification of `parsed` in the caller's memory area (grown to
+/// the parameters' size if short): the whole cost of a verification and
+/// nothing else, as the log-in path pays it and as the log-in benchmark
+/// measures it beside log-ins. `None` when the hash is not Argon2id v19 at
+/// `params` or is malformed.
+pub fn verify_in(
+    argon: &Argon2<'_>,
+    params: &Params,
+    blocks: &mut Vec<Block>,
+    password: &[u8],
+    parsed: &PasswordHash<'_>,
+) -> Option<bool> {
     let ours = parsed.algorithm == argon2::ARGON2ID_IDENT
         && parsed.version == Some(0x13)
         && parsed.params.get_decimal("m") == Some(params.m_cost())
@@ -129,17 +153,13 @@ fn pooled_verify(
     let expected = parsed.hash?;
     let mut salt_buf = [0u8; 64];
     let salt = parsed.salt?.decode_b64(&mut salt_buf).ok()?;
-    let mut blocks = memory
-        .lock()
-        .ok()
-        .and_then(|mut m| m.pop())
-        .unwrap_or_else(|| vec![Block::default(); params.block_count()]);
-    let mut out = vec![0u8; expected.len()];
-    let result = argon.hash_password_into_with_memory(password, salt, &mut out, &mut blocks);
-    if let Ok(mut m) = memory.lock() {
-        m.push(blocks);
+    if blocks.len() < params.block_count() {
+        blocks.resize(params.block_count(), Block::default());
     }
-    result.ok()?;
+    let mut out = vec![0u8; expected.len()];
+    argon
+        .hash_password_into_with_memory(password, salt, &mut out, blocks.as_mut_slice())
+        .ok()?;
     // `Output` compares in constant time.
     Some(argon2::password_hash::Output::new(&out).ok()? == expected)
 }
@@ -162,5 +182,42 @@ mod tests {
         assert!(!p.verify("nope nope nope", Some(&h2)).await.unwrap());
         // Sequential verifications with our parameters reused one area.
         assert_eq!(p.memory.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn verifying_in_a_callers_area_grows_it_once_and_judges_only_our_parameters() {
+        let p = Passwords::new(1024, 1, 1).unwrap();
+        let h = p.hash("correct horse battery").await.unwrap();
+        let parsed = PasswordHash::new(&h).unwrap();
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p.params.clone());
+        let mut blocks = Vec::new();
+        let right = verify_in(
+            &argon,
+            &p.params,
+            &mut blocks,
+            b"correct horse battery",
+            &parsed,
+        );
+        assert_eq!(right, Some(true));
+        assert_eq!(blocks.len(), p.params.block_count());
+        let wrong = verify_in(
+            &argon,
+            &p.params,
+            &mut blocks,
+            b"wrong horse battery",
+            &parsed,
+        );
+        assert_eq!(wrong, Some(false));
+        let other = Params::new(2048, 1, 1, None).unwrap();
+        assert_eq!(
+            verify_in(
+                &argon,
+                &other,
+                &mut blocks,
+                b"correct horse battery",
+                &parsed
+            ),
+            None
+        );
     }
 }
