@@ -432,7 +432,9 @@ pub async fn browse(o: BrowseOptions) -> anyhow::Result<()> {
         pending.push(tokio::spawn(async move {
             let day = 1 + (i % 27);
             let weeks = [4, 12, 24][(i % 3) as usize];
-            let starts_on = format!("2027-{:02}-{day:02}", 1 + (i % 12));
+            // Months and start hours vary independently (both from
+            // `i % 12` would start every January campaign at 10:00).
+            let starts_on = format!("2027-{:02}-{day:02}", 1 + (i / 7) % 12);
             let body = json!({
                 "title": format!("Load campaign {i}"),
                 "settings": {"players": 2 + (i % 49), "galaxy": "small", "difficulty": "normal",

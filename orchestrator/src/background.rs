@@ -1,9 +1,9 @@
 //! Periodic work `serve` runs beside the API: delivering the mail outbox,
 //! releasing lapsed seat holds, seating waitlists that have a free seat,
-//! matching quick-join tickets, sending refunds and closing the checkouts
-//! of released holds. One loop for all of them, so each behaves alike when
-//! a round fails or runs long; Stripe calls the webhook must not wait for
-//! happen here.
+//! matching quick-join tickets, sending refunds, closing the checkouts of
+//! released holds and refreshing the planner's statistics. One loop for
+//! all of them, so each behaves alike when a round fails or runs long;
+//! Stripe calls the webhook must not wait for happen here.
 
 use std::future::Future;
 use std::time::Duration;

@@ -497,6 +497,15 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             async move { crate::billing::expire_checkouts(&s, p.as_ref(), c.now()).await }
         },
     ));
+    let s = store.clone();
+    let statistics = tokio::spawn(every(
+        Duration::from_secs(300),
+        "planner statistics refreshed",
+        move || {
+            let s = s.clone();
+            async move { s.refresh_statistics().await.map(|()| 0) }
+        },
+    ));
     let join_keys = join_keys(&config)?;
     let metrics = Metrics::new();
     let (runtime, leading, cluster_tasks) = runtime_for(&config, &join_keys, &metrics).await?;
@@ -569,6 +578,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     matcher.abort();
     refunds.abort();
     checkouts.abort();
+    statistics.abort();
     sessions.abort();
     for t in cluster_tasks {
         t.abort();

@@ -130,6 +130,15 @@ impl Store {
                     sqlx::query("PRAGMA journal_mode = WAL")
                         .execute(&mut *conn)
                         .await?;
+                    // Reads map the file instead of copying pages through
+                    // a small per-connection cache: browsing 10,000
+                    // campaigns spent its time in pread otherwise.
+                    sqlx::query("PRAGMA mmap_size = 268435456")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA cache_size = -16384")
+                        .execute(&mut *conn)
+                        .await?;
                     Ok(())
                 })
             });
@@ -147,6 +156,21 @@ impl Store {
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Refreshes the query planner's statistics where they are out of
+    /// date. SQLite never gathers them by itself, and a Postgres without
+    /// autovacuum never does either: without them a listing over 10,000
+    /// campaigns picked an index that reads every row of a date range.
+    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        let statement = match self.backend {
+            // Analyse every table whose size changed much since the last
+            // time (0x10000: not only those this connection has read).
+            Backend::Sqlite => "PRAGMA optimize = 0x10002",
+            Backend::Postgres => "ANALYZE",
+        };
+        sqlx::query(statement).execute(&self.pool).await?;
+        Ok(())
     }
 
     /// The backend.

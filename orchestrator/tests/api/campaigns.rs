@@ -410,6 +410,12 @@ async fn discovery_filters_by_weekday_time_and_availability_in_the_viewers_zone(
         8,
     )
     .await;
+    // Listings read the same with fresh planner statistics (the store
+    // refreshes them in the background) as without.
+    app.store
+        .refresh_statistics()
+        .await
+        .expect("statistics refresh");
     let (_, tokyo) = app.user("kei").await;
     let r = app
         .call(
