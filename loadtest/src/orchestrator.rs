@@ -6,8 +6,9 @@
 //!   `--duration-secs`, and reports latency percentiles.
 //! - `browse`: as a game master (`--gm-login`, password in
 //!   `$LOADTEST_GM_PASSWORD`) publishes `--campaigns` varied campaigns, then
-//!   lists them with a rotation of filter and sort mixes at a fixed
-//!   `--rate` (open loop) and reports latency percentiles.
+//!   lists them with a rotation of filter and sort mixes, and quotes
+//!   campaign shapes, at a fixed `--rate` (open loop) and reports latency
+//!   percentiles.
 //! - `logins`: logs in with `--concurrency` clients for `--duration-secs`
 //!   and reports logins per second, then runs raw Argon2id verifications of
 //!   a hash with the same parameters on every core for the same time, and
@@ -471,35 +472,38 @@ pub async fn browse(o: BrowseOptions) -> anyhow::Result<()> {
         "seeded {created} published campaigns in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let queries = [
-        "",
-        "?mode=diplomacy",
-        "?tier=anthropic&seats_open=true",
-        "?min_price=500&max_price=3000&sort=price",
-        "?mode=conquest&tier=ollama&sort=price&limit=50",
-        "?starts_after=1801000000000&starts_before=1810000000000",
-        "?seats_open=true&sort=start&limit=10",
-        "?sort=seats_left",
-        "?weekdays=sat,sun&tz=Europe/London",
-        "?mode=exploration&from=18:00&to=23:00&tz=America/New_York",
+    // Listings with filter and sort mixes, and quotes of campaign shapes
+    // (what a game master sees while setting one up).
+    let paths = [
+        "campaigns",
+        "campaigns?mode=diplomacy",
+        "campaigns?tier=anthropic&seats_open=true",
+        "campaigns?min_price=500&max_price=3000&sort=price",
+        "campaigns?mode=conquest&tier=ollama&sort=price&limit=50",
+        "campaigns?starts_after=1801000000000&starts_before=1810000000000",
+        "campaigns?seats_open=true&sort=start&limit=10",
+        "campaigns?sort=seats_left",
+        "campaigns?weekdays=sat,sun&tz=Europe/London",
+        "campaigns?mode=exploration&from=18:00&to=23:00&tz=America/New_York",
+        "pricing/quote?players=8&sessions=12&session_minutes=120&tier=anthropic",
+        "pricing/quote?players=30&sessions=24&session_minutes=180&tier=ollama",
     ];
     let run = open_loop(o.rate, o.target.duration_secs, |n| {
-        let q = queries[(n % queries.len() as u64) as usize];
-        http.get(format!("{url}/api/v1/campaigns{q}"))
-            .bearer_auth(&gm)
+        let path = paths[(n % paths.len() as u64) as usize];
+        http.get(format!("{url}/api/v1/{path}")).bearer_auth(&gm)
     })
     .await;
     println!(
-        "browse: {} requests over {} filter mixes in {:.1} s ({:.0}/s achieved), {} failed",
+        "browse: {} requests over {} listing and quote mixes in {:.1} s ({:.0}/s achieved), {} failed",
         run.total,
-        queries.len(),
+        paths.len(),
         run.elapsed.as_secs_f64(),
         run.total as f64 / run.elapsed.as_secs_f64(),
         run.failures
     );
     let samples = run.samples;
     match Summary::of(samples) {
-        Some(s) => println!("GET /api/v1/campaigns latency: {s}"),
+        Some(s) => println!("GET /api/v1/campaigns and /pricing/quote latency: {s}"),
         None => bail!("no request succeeded"),
     }
     Ok(())
