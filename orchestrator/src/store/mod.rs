@@ -76,6 +76,9 @@ impl StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite's one writer at a time, taken in this process: see
+    /// [`Store::write_turn`].
+    writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Store {
@@ -144,7 +147,12 @@ impl Store {
             });
         }
         let pool = pool.connect_with(options).await?;
-        Ok(Store { pool, backend })
+        let writer = (backend == Backend::Sqlite).then(std::sync::Arc::default);
+        Ok(Store {
+            pool,
+            backend,
+            writer,
+        })
     }
 
     /// Applies every migration not yet applied.
@@ -176,6 +184,17 @@ impl Store {
     /// The backend.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// On SQLite, this process's turn to write, held until the write has
+    /// committed: writers of busy paths (joins) queue here in order instead
+    /// of sleeping in SQLite's busy handler (1, 2, 5, 10 ms and longer
+    /// steps) while another connection commits. Nothing on Postgres.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.writer {
+            Some(w) => Some(w.lock().await),
+            None => None,
+        }
     }
 
     /// The pool, for the query modules.

@@ -115,6 +115,7 @@ impl Store {
             return Ok(Some(()));
         };
         let n = i64::try_from(seats.len()).unwrap_or(i64::MAX);
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         let taken = sqlx::query(
             "UPDATE campaigns SET seats_taken = seats_taken + $2, updated_at = $3, \
@@ -340,6 +341,7 @@ impl Store {
 
     /// Adds a waitlist place; a player already waiting is a conflict.
     pub async fn join_waitlist(&self, w: &WaitRow, now: i64) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO waitlist (id, campaign_id, account_id, party_id, size, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $6)",
