@@ -108,6 +108,27 @@ impl Opts {
     }
 }
 
+/// A TCP port free on this host now (the system picks it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The admin `/status` of the server at `base`, asked with `token`.
+pub async fn admin_status(http: &reqwest::Client, base: &str, token: &str) -> serde_json::Value {
+    http.get(format!("{base}/status"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// A running game-server process.
 pub struct Server {
     pub child: Child,
@@ -220,15 +241,7 @@ impl Server {
 
     /// Admin GET of /status.
     pub async fn status(&self) -> serde_json::Value {
-        reqwest::Client::new()
-            .get(self.url("/status"))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        admin_status(&reqwest::Client::new(), &self.url(""), ADMIN).await
     }
 
     /// Admin POST /snapshot.

@@ -20,7 +20,7 @@ use game_server::narrator::{
 };
 use game_server::protocol::{Command, GameEvent, Role, ServerMsg};
 
-use crate::helpers::{Keys, Opts, Server};
+use crate::helpers::{Keys, Opts, Server, free_port};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Mode {
@@ -265,11 +265,7 @@ async fn an_exhausted_budget_narrates_offline_without_calling_the_provider() {
 
 #[tokio::test]
 async fn an_unreachable_provider_at_warm_up_chooses_offline() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let w = world();
     let (svc, metrics) = service(
         &w,

@@ -1,7 +1,6 @@
 //! Snapshots and restore, against the local filesystem and a real
 //! S3-compatible server (moto) started by the tests.
 
-use std::net::TcpListener;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +11,7 @@ use game_server::protocol::{Command, Field, Role};
 use game_server::snapshot::{Retention, S3Options, SnapshotStore, open_object_store};
 use game_server::store::{CampaignMeta, Store};
 
-use crate::helpers::{Keys, Opts, Server, run_to_exit};
+use crate::helpers::{Keys, Opts, Server, free_port, run_to_exit};
 
 /// A moto S3 server on a free port, stopped on drop.
 pub struct Moto {
@@ -29,11 +28,7 @@ impl Drop for Moto {
 
 impl Moto {
     pub async fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = std::process::Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -213,11 +208,7 @@ async fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one_loudly() {
 #[tokio::test]
 async fn an_unreachable_object_store_stops_startup_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut opts = frozen(dir.path(), "s3://nowhere/prefix");
     opts.env = vec![
         ("GS_S3_ENDPOINT".into(), format!("http://127.0.0.1:{port}")),

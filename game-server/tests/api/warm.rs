@@ -10,19 +10,7 @@ use game_server::protocol::Role;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{Keys, Opts};
-
-/// The admin `/status` of the server at `base`.
-async fn admin_status(http: &reqwest::Client, base: &str) -> Value {
-    http.get(format!("{base}/status"))
-        .bearer_auth("warm-admin-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
+use crate::helpers::{Keys, Opts, admin_status, free_port};
 
 /// Polls `url` for up to 6 s until its status passes `ok`.
 async fn wait_until(http: &reqwest::Client, url: &str, ok: fn(u16) -> bool) -> bool {
@@ -41,11 +29,7 @@ async fn wait_until(http: &reqwest::Client, url: &str, ok: fn(u16) -> bool) -> b
 async fn a_warm_server_waits_unready_then_becomes_the_assigned_campaign_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let keys = Keys::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_game-server"))
         .arg("warm")
         .env("GS_LISTEN", format!("127.0.0.1:{port}"))
@@ -111,7 +95,7 @@ async fn a_warm_server_waits_unready_then_becomes_the_assigned_campaign_in_place
     println!("assigned -> joinable in {:?}", assigned.elapsed());
     // The same process, now serving the campaign.
     assert!(child.try_wait().unwrap().is_none());
-    let status = admin_status(&http, &base).await;
+    let status = admin_status(&http, &base, "warm-admin-token").await;
     assert_eq!(status["phase"], "joinable", "{status}");
     // It admits players of the assigned campaign, and only those.
     let hello = |campaign: &str| {
@@ -145,11 +129,7 @@ async fn a_warm_server_waits_unready_then_becomes_the_assigned_campaign_in_place
 async fn a_warm_server_restarted_after_its_assignment_comes_back_as_the_campaigns_server() {
     let dir = tempfile::tempdir().unwrap();
     let keys = Keys::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     // As in a pod: the data dir and the join key come from the host.
     let start = || {
         Command::new(env!("CARGO_BIN_EXE_game-server"))
@@ -202,7 +182,7 @@ async fn a_warm_server_restarted_after_its_assignment_comes_back_as_the_campaign
         wait_for("/readyz", |s| s == 200).await,
         "not back as the campaign"
     );
-    let status = admin_status(&http, &base).await;
+    let status = admin_status(&http, &base, "warm-admin-token").await;
     assert_eq!(status["phase"], "joinable", "{status}");
     let url = format!("ws://127.0.0.1:{port}/ws");
     let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();

@@ -262,6 +262,15 @@ pub(super) fn server_pod_spec(
     }
 }
 
+/// The object store's access key pair, from the keys `accessKeyId` and
+/// `secretAccessKey` of Secret `secret`.
+pub(super) fn s3_credentials_env(secret: &str) -> [EnvVar; 2] {
+    [
+        secret_env("GS_S3_ACCESS_KEY_ID", secret, "accessKeyId"),
+        secret_env("GS_S3_SECRET_ACCESS_KEY", secret, "secretAccessKey"),
+    ]
+}
+
 /// A short hash of a pod spec, kept in the [`TEMPLATE_HASH`] annotation.
 pub(super) fn template_hash(spec: &PodSpec) -> String {
     let hash = hex::encode(Sha256::digest(serde_json::to_vec(spec).unwrap_or_default()));
@@ -303,12 +312,7 @@ pub fn desired_pod(gs: &GameServer, settings: &PodSettings) -> Pod {
         env_vars.push(env("GS_S3_REGION", region));
     }
     if let Some(secret) = &spec.snapshots.credentials_secret {
-        env_vars.push(secret_env("GS_S3_ACCESS_KEY_ID", secret, "accessKeyId"));
-        env_vars.push(secret_env(
-            "GS_S3_SECRET_ACCESS_KEY",
-            secret,
-            "secretAccessKey",
-        ));
+        env_vars.extend(s3_credentials_env(secret));
     }
     let pod_spec = server_pod_spec(
         &spec.image,

@@ -21,8 +21,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{Resource, ResourceExt as _};
 
 use super::decide::{
-    CAMPAIGN_LABEL, GAME_PORT, PodSettings, TEMPLATE_HASH, desired_pod, env, secret_env,
-    server_labels, server_pod_spec, template_hash,
+    CAMPAIGN_LABEL, GAME_PORT, PodSettings, TEMPLATE_HASH, desired_pod, env, s3_credentials_env,
+    secret_env, server_labels, server_pod_spec, template_hash,
 };
 use super::resources::{GameServer, GameServerPool, GameServerPoolStatus};
 
@@ -108,12 +108,7 @@ pub fn warm_pod(pool: &GameServerPool, settings: &PodSettings) -> Pod {
     ];
     let mut annotations = BTreeMap::new();
     if let Some(secret) = &spec.snapshot_credentials_secret {
-        env_vars.push(secret_env("GS_S3_ACCESS_KEY_ID", secret, "accessKeyId"));
-        env_vars.push(secret_env(
-            "GS_S3_SECRET_ACCESS_KEY",
-            secret,
-            "secretAccessKey",
-        ));
+        env_vars.extend(s3_credentials_env(secret));
         annotations.insert(CREDENTIALS_ANNOTATION.to_string(), secret.clone());
     }
     let pod_spec = server_pod_spec(

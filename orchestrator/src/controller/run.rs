@@ -385,16 +385,13 @@ async fn take_warm(
                 format!("warm pod {}: {why}; replacing it", w.name),
             )
             .await;
-            match pods.delete(&w.name, &DeleteParams::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(e.into()),
-            }
+            delete_pod(pods, &w.name).await?;
         }
     }
     Ok(())
 }
 
+/// Deletes a pod; one already gone is no error.
 async fn delete_pod(pods: &Api<Pod>, name: &str) -> Result<(), ControllerError> {
     match pods.delete(name, &DeleteParams::default()).await {
         Ok(_) => Ok(()),
