@@ -681,25 +681,11 @@ mod tests {
             "s3-creds"
         );
         assert_eq!(
-            c.readiness_probe
-                .as_ref()
-                .unwrap()
-                .http_get
-                .as_ref()
-                .unwrap()
-                .path
-                .as_deref(),
+            crate::controller::fixtures::probe_path(&c.readiness_probe).as_deref(),
             Some("/readyz")
         );
         assert_eq!(
-            c.liveness_probe
-                .as_ref()
-                .unwrap()
-                .http_get
-                .as_ref()
-                .unwrap()
-                .path
-                .as_deref(),
+            crate::controller::fixtures::probe_path(&c.liveness_probe).as_deref(),
             Some("/healthz")
         );
         assert_eq!(

@@ -20,6 +20,11 @@ use super::resources::{
 /// The mocked API server's side.
 pub type ApiHandle = Handle<Request<Body>, Response<Body>>;
 
+/// The HTTP path a container probe asks, if it is an HTTP probe.
+pub fn probe_path(p: &Option<k8s_openapi::api::core::v1::Probe>) -> Option<String> {
+    p.clone().and_then(|p| p.http_get).and_then(|h| h.path)
+}
+
 /// A client talking to a mocked API server, and the server's handle.
 pub fn mock_client() -> (kube::Client, ApiHandle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();

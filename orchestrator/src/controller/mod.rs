@@ -189,9 +189,7 @@ mod tests {
                 .unwrap()
                 .starts_with("0.0.0.0:")
         );
-        let probe = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
-            p.clone().and_then(|p| p.http_get).and_then(|h| h.path)
-        };
+        let probe = super::fixtures::probe_path;
         assert_eq!(probe(&c.readiness_probe).as_deref(), Some("/readyz"));
         assert_eq!(probe(&c.liveness_probe).as_deref(), Some("/healthz"));
     }

@@ -340,14 +340,7 @@ pub(crate) mod tests {
         );
         // Not ready until it serves a campaign.
         assert_eq!(
-            c.readiness_probe
-                .as_ref()
-                .unwrap()
-                .http_get
-                .as_ref()
-                .unwrap()
-                .path
-                .as_deref(),
+            crate::controller::fixtures::probe_path(&c.readiness_probe).as_deref(),
             Some("/readyz")
         );
     }
