@@ -497,15 +497,6 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             async move { crate::billing::expire_checkouts(&s, p.as_ref(), c.now()).await }
         },
     ));
-    let s = store.clone();
-    let statistics = tokio::spawn(every(
-        Duration::from_secs(300),
-        "planner statistics refreshed",
-        move || {
-            let s = s.clone();
-            async move { s.refresh_statistics().await.map(|()| 0) }
-        },
-    ));
     let join_keys = join_keys(&config)?;
     let metrics = Metrics::new();
     let (runtime, leading, cluster_tasks) = runtime_for(&config, &join_keys, &metrics).await?;
@@ -515,6 +506,22 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         runtime: runtime.clone(),
         timing,
     };
+    let (s, lead) = (store.clone(), leading.clone());
+    let statistics = tokio::spawn(every(
+        Duration::from_secs(300),
+        "planner statistics refreshed",
+        move || {
+            let (s, lead) = (s.clone(), *lead.borrow());
+            // One replica is enough for the whole database.
+            async move {
+                if lead {
+                    s.refresh_statistics().await.map(|()| 0)
+                } else {
+                    Ok(0)
+                }
+            }
+        },
+    ));
     let c = clock.clone();
     let sessions = tokio::spawn(every(
         Duration::from_secs(u64::from(config.sessions.scheduler_secs)),
