@@ -244,11 +244,7 @@ pub async fn logins(o: LoginOptions) -> anyhow::Result<()> {
     let (m, t, p) = o.argon2;
     let params =
         argon2::Params::new(m, t, p, None).map_err(|e| anyhow!("argon2 parameters: {e}"))?;
-    let argon = argon2::Argon2::new(
-        argon2::Algorithm::Argon2id,
-        argon2::Version::V0x13,
-        params.clone(),
-    );
+    let argon = argon2id(&params);
     let salt = argon2::password_hash::SaltString::from_b64("bG9hZHRlc3RzYWx0MTIzNA")
         .map_err(|e| anyhow!("salt: {e}"))?;
     let hash =
@@ -262,7 +258,7 @@ pub async fn logins(o: LoginOptions) -> anyhow::Result<()> {
         let cpu_before = o.server_pid.map(cpu_seconds).transpose()?;
         let api_rate = api_logins(&http, &url, &handle, o.concurrency, duration).await;
         let cpu_after = o.server_pid.map(cpu_seconds).transpose()?;
-        let raw_rate = raw_verifies(&argon, &params, &hash, cores, duration);
+        let raw_rate = raw_verifies(&params, &hash, cores, duration);
         ratios.push(api_rate.0 / raw_rate);
         if let (Some(b), Some(a)) = (cpu_before, cpu_after) {
             // Log-ins per server CPU-second against verifications per
@@ -334,28 +330,27 @@ async fn api_logins(
     )
 }
 
+/// Argon2id v19 at `params`, as the orchestrator hashes.
+fn argon2id(params: &argon2::Params) -> argon2::Argon2<'static> {
+    argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        params.clone(),
+    )
+}
+
 /// Verifies `hash` on `threads` threads for `duration`: verifications/s.
 /// Each thread keeps one memory area, as the orchestrator does per core,
 /// so this is Argon2id at its fastest: the bar log-ins are measured
 /// against.
-fn raw_verifies(
-    argon: &argon2::Argon2<'static>,
-    params: &argon2::Params,
-    hash: &str,
-    threads: usize,
-    duration: Duration,
-) -> f64 {
+fn raw_verifies(params: &argon2::Params, hash: &str, threads: usize, duration: Duration) -> f64 {
     let count = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|_| {
-            let (argon, params, hash, count) = (
-                argon.clone(),
-                params.clone(),
-                hash.to_string(),
-                Arc::clone(&count),
-            );
+            let (params, hash, count) = (params.clone(), hash.to_string(), Arc::clone(&count));
             std::thread::spawn(move || {
+                let argon = argon2id(&params);
                 let Ok(parsed) = PasswordHash::new(&hash) else {
                     return;
                 };
