@@ -604,6 +604,16 @@ pub async fn joins(o: JoinOptions) -> anyhow::Result<()> {
         Some(s) => println!("POST /api/v1/campaigns/{{id}}/join latency: {s}"),
         None => bail!("no request succeeded"),
     }
+    for (status, samples) in result.by_status {
+        let what = match status {
+            201 => "seated",
+            202 => "waitlisted",
+            _ => "other",
+        };
+        if let Some(s) = Summary::of(samples) {
+            println!("  {status} ({what}): {s}");
+        }
+    }
     // Every campaign: exactly its seats taken, every other joiner in line.
     let (mut seated, mut waiting) = (0u64, 0u64);
     for id in &ids {
@@ -641,6 +651,8 @@ pub async fn joins(o: JoinOptions) -> anyhow::Result<()> {
 struct OpenLoop {
     /// Latencies of the requests that succeeded.
     samples: Vec<Duration>,
+    /// The same latencies by the status they answered with.
+    by_status: std::collections::BTreeMap<u16, Vec<Duration>>,
     /// Requests that failed or answered with an error.
     failures: u64,
     /// Requests sent.
@@ -677,16 +689,22 @@ async fn open_loop_n(
         let (req, samples, failures) = (request(n), Arc::clone(&samples), Arc::clone(&failures));
         tasks.push(tokio::spawn(async move {
             let sent = Instant::now();
-            let ok = match req.send().await {
-                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                Err(_) => false,
-            };
-            if ok {
-                if let Ok(mut s) = samples.lock() {
-                    s.push(sent.elapsed());
+            let status = match req.send().await {
+                Ok(r) if r.status().is_success() => {
+                    let status = r.status().as_u16();
+                    r.bytes().await.is_ok().then_some(status)
                 }
-            } else {
-                failures.fetch_add(1, Ordering::Relaxed);
+                _ => None,
+            };
+            match status {
+                Some(status) => {
+                    if let Ok(mut s) = samples.lock() {
+                        s.push((status, sent.elapsed()));
+                    }
+                }
+                None => {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }));
     }
@@ -694,12 +712,18 @@ async fn open_loop_n(
         let _ = t.await;
     }
     let elapsed = start.elapsed();
-    let samples = samples
+    let answered: Vec<(u16, Duration)> = samples
         .lock()
         .map(|mut s| std::mem::take(&mut *s))
         .unwrap_or_default();
+    let mut by_status = std::collections::BTreeMap::<u16, Vec<Duration>>::new();
+    for (status, d) in &answered {
+        by_status.entry(*status).or_default().push(*d);
+    }
+    let samples = answered.into_iter().map(|(_, d)| d).collect();
     OpenLoop {
         samples,
+        by_status,
         failures: failures.load(Ordering::Relaxed),
         total,
         elapsed,

@@ -159,7 +159,17 @@ async fn seat_and_pay(
     now: i64,
 ) -> Result<Option<(Vec<SeatRow>, Option<String>)>, AccountError> {
     let discount = crate::billing::discount_for(store, provider, payer, now).await?;
-    let order = crate::billing::new_order(payer, c, &mut rows, provider, discount, now);
+    let mut order = crate::billing::new_order(payer, c, &mut rows, provider, discount, now);
+    let paid_at_once = provider.confirms_at_once();
+    if paid_at_once {
+        order.status = "paid".into();
+        order.paid_at = Some(now);
+        order.expires_at = None;
+        for r in &mut rows {
+            r.status = "confirmed".into();
+            r.hold_expires_at = None;
+        }
+    }
     match store
         .take_seats(&rows, Some(&order), c.terms_version, now)
         .await
@@ -172,6 +182,9 @@ async fn seat_and_pay(
             ));
         }
         Err(e) => return Err(e.into()),
+    }
+    if paid_at_once {
+        return Ok(Some((rows, None)));
     }
     match crate::billing::start_payment(store, provider, &order, &rows, &c.title, now).await? {
         Ok(PaymentStart::Confirmed) => {
@@ -196,8 +209,8 @@ async fn seat_and_pay(
 /// Joins a campaign: seats for me (or my whole party), or a waitlist place.
 ///
 /// The hot path of a busy campaign, so it reads everything it decides on
-/// in one query and writes in one transaction (or one insert for a place
-/// in line).
+/// in one query and writes in one transaction (a place in line is
+/// committed together with the others made at the same time).
 pub async fn join(
     store: &Store,
     provider: &dyn PaymentProvider,
@@ -304,16 +317,15 @@ pub async fn join(
         created_at: now,
         retry_at: None,
     };
-    match store.join_waitlist(&entry, now).await {
-        Ok(()) => {}
+    let (position, status) = match store.join_waitlist(&entry).await {
+        Ok(placed) => placed,
         Err(StoreError::Conflict(_)) => {
             return Err(AccountError::Conflict(
-                "you are already on the waitlist".into(),
+                "you already wait in line for or hold a seat in this campaign".into(),
             ));
         }
         Err(e) => return Err(e.into()),
-    }
-    let (position, status) = store.place_and_status(&c.id, &entry.id, now).await?;
+    };
     if status == "published" {
         // A seat freed between our read and our place in line: the line
         // moves now (and if we were its head, we are seated).

@@ -254,35 +254,6 @@ pub enum Claim {
 const CLAIM_STALE_MS: i64 = 60_000;
 
 impl Store {
-    /// Inserts an order inside a seat-taking transaction.
-    pub(crate) async fn insert_order_tx(
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        o: &OrderRow,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO orders (id, account_id, campaign_id, provider, status, seats, unit_minor, \
-             amount_minor, discount_minor, currency, expires_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
-        )
-        .bind(&o.id)
-        .bind(&o.account_id)
-        .bind(&o.campaign_id)
-        .bind(&o.provider)
-        .bind(&o.status)
-        .bind(o.seats)
-        .bind(o.unit_minor)
-        .bind(o.amount_minor)
-        .bind(o.discount_minor)
-        .bind(&o.currency)
-        .bind(o.expires_at)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::from_write)?;
-        Ok(())
-    }
-
     /// An order.
     pub async fn order(&self, id: &str) -> Result<Option<OrderRow>, StoreError> {
         let sql = format!("SELECT {ORDER_COLUMNS} FROM orders o WHERE o.id = $1");

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod billing;
 pub mod campaigns;
+pub mod group;
 pub mod pricing;
 pub mod safety;
 pub mod seats;
@@ -79,6 +80,8 @@ pub struct Store {
     /// SQLite's one writer at a time, taken in this process: see
     /// [`Store::write_turn`].
     writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// Joins' writes waiting to be committed together.
+    group: std::sync::Arc<group::GroupQueue>,
 }
 
 impl Store {
@@ -116,10 +119,16 @@ impl Store {
             }
         }
         let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
-        let mut pool = AnyPoolOptions::new().max_connections(match backend {
-            Backend::Sqlite => 8,
-            Backend::Postgres => 16,
-        });
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            // No ping before every use: on SQLite it is one more hand-off
+            // to the connection's thread and back per query, on Postgres
+            // one more round trip; a connection that broke fails its query
+            // and is closed, and idle ones are retired by the pool anyway.
+            .test_before_acquire(false);
         if backend == Backend::Sqlite {
             // Foreign keys and a busy timeout for every SQLite connection.
             pool = pool.after_connect(|conn, _| {
@@ -152,6 +161,7 @@ impl Store {
             pool,
             backend,
             writer,
+            group: group::queue(),
         })
     }
 

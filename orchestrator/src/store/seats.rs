@@ -5,7 +5,6 @@
 
 use sqlx::Row;
 
-use super::billing::OrderRow;
 use super::{Store, StoreError};
 
 /// A seat.
@@ -100,75 +99,6 @@ fn wait(r: &sqlx::any::AnyRow) -> Result<WaitRow, sqlx::Error> {
 }
 
 impl Store {
-    /// Takes `seats.len()` seats of a published campaign at once, or none,
-    /// with the order that pays for them: `None` when they do not fit (the
-    /// campaign is full, or not open). A player who already holds a seat
-    /// there is a conflict.
-    pub async fn take_seats(
-        &self,
-        seats: &[SeatRow],
-        order: Option<&OrderRow>,
-        terms_version: i64,
-        now: i64,
-    ) -> Result<Option<()>, StoreError> {
-        let Some(first) = seats.first() else {
-            return Ok(Some(()));
-        };
-        let n = i64::try_from(seats.len()).unwrap_or(i64::MAX);
-        let _turn = self.write_turn().await;
-        let mut tx = self.pool().begin().await?;
-        let taken = sqlx::query(
-            "UPDATE campaigns SET seats_taken = seats_taken + $2, updated_at = $3, \
-             status = CASE WHEN seats_taken + $2 >= max_players THEN 'full' ELSE status END \
-             WHERE id = $1 AND status = 'published' AND seats_taken + $2 <= max_players \
-             AND terms_version = $4",
-        )
-        .bind(&first.campaign_id)
-        .bind(n)
-        .bind(now)
-        .bind(terms_version)
-        .execute(&mut *tx)
-        .await?;
-        if taken.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        if let Some(o) = order
-            && let Err(e) = Store::insert_order_tx(&mut tx, o, now).await
-        {
-            tx.rollback().await?;
-            return Err(e);
-        }
-        for s in seats {
-            let inserted = sqlx::query(
-                "INSERT INTO seats (id, campaign_id, account_id, party_id, status, hold_expires_at, \
-                 price_minor, currency, quote, provider, order_id, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
-            )
-            .bind(&s.id)
-            .bind(&s.campaign_id)
-            .bind(&s.account_id)
-            .bind(&s.party_id)
-            .bind(&s.status)
-            .bind(s.hold_expires_at)
-            .bind(s.price_minor)
-            .bind(&s.currency)
-            .bind(&s.quote)
-            .bind(&s.provider)
-            .bind(&s.order_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from_write);
-            if let Err(e) = inserted {
-                tx.rollback().await?;
-                return Err(e);
-            }
-        }
-        tx.commit().await?;
-        Ok(Some(()))
-    }
-
     /// A player's live (held or confirmed) seat in a campaign.
     pub async fn live_seat(
         &self,
@@ -237,6 +167,39 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Marks order `order` paid and confirms its held seats `seats`, in one
+    /// transaction: the provider confirmed the payment as the seats were
+    /// taken. Seats no longer held (released meanwhile) stay as they are.
+    pub async fn confirm_paid_order(
+        &self,
+        order: &str,
+        seats: &[&str],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE orders SET status = 'paid', paid_at = $2, updated_at = $2 \
+             WHERE id = $1 AND status NOT IN ('paid', 'partially_refunded', 'refunded')",
+        )
+        .bind(order)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for id in seats {
+            sqlx::query(
+                "UPDATE seats SET status = 'confirmed', hold_expires_at = NULL, confirmed_at = $2, \
+                 updated_at = $2 WHERE id = $1 AND status = 'held'",
+            )
+            .bind(*id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A seat's status now, and whether it was ever confirmed (paid).
@@ -337,25 +300,6 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(true)
-    }
-
-    /// Adds a waitlist place; a player already waiting is a conflict.
-    pub async fn join_waitlist(&self, w: &WaitRow, now: i64) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        sqlx::query(
-            "INSERT INTO waitlist (id, campaign_id, account_id, party_id, size, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $6)",
-        )
-        .bind(&w.id)
-        .bind(&w.campaign_id)
-        .bind(&w.account_id)
-        .bind(&w.party_id)
-        .bind(w.size)
-        .bind(now)
-        .execute(self.pool())
-        .await
-        .map_err(StoreError::from_write)?;
-        Ok(())
     }
 
     /// A player's waiting place in a campaign's queue, with its 1-based
@@ -475,26 +419,5 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(wait).collect::<Result<_, _>>()?)
-    }
-
-    /// A waiting place's 1-based position (the place must have been made
-    /// at `created_at` with id `id`), and the campaign's status now.
-    pub async fn place_and_status(
-        &self,
-        campaign: &str,
-        id: &str,
-        created_at: i64,
-    ) -> Result<(i64, String), StoreError> {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM waitlist WHERE campaign_id = $1 AND status = 'waiting' \
-               AND (created_at < $2 OR (created_at = $2 AND id <= $3))) AS position, \
-             status FROM campaigns WHERE id = $1",
-        )
-        .bind(campaign)
-        .bind(created_at)
-        .bind(id)
-        .fetch_one(self.pool())
-        .await?;
-        Ok((row.try_get("position")?, row.try_get("status")?))
     }
 }

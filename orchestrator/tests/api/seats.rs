@@ -255,22 +255,13 @@ async fn nobody_is_seated_alongside_someone_who_blocks_them() {
     assert_eq!(join(&app, &id, &other, false).await.0, StatusCode::CREATED);
 }
 
-#[tokio::test]
-async fn a_thousand_concurrent_joins_fill_ten_seats_and_waitlist_the_rest() {
-    let app = spawn_app_with(RateLimits {
-        auth_burst: 1_000,
-        general_burst: 100_000,
-        general_period_ms: 1,
-        ..RateLimits::default()
-    })
-    .await;
-    let (id, _) = campaign(&app, 10).await;
-    // Accounts straight into the store and tokens signed with the test key:
-    // this test is about seats, not sign-up.
+/// `n` players put straight into the store, with tokens signed with the
+/// test key: tests of contended joins are about seats, not sign-up.
+async fn players(app: &TestApp, n: usize) -> Vec<String> {
     let keys = TokenKeys::new(&[42; 32]);
     let now = app.now.load(std::sync::atomic::Ordering::SeqCst);
     let mut tokens = Vec::new();
-    for i in 0..1000 {
+    for i in 0..n {
         let account = AccountRow {
             id: format!("load-{i:04}"),
             email: format!("load{i}@example.com"),
@@ -290,6 +281,20 @@ async fn a_thousand_concurrent_joins_fill_ten_seats_and_waitlist_the_rest() {
                 .unwrap(),
         );
     }
+    tokens
+}
+
+#[tokio::test]
+async fn a_thousand_concurrent_joins_fill_ten_seats_and_waitlist_the_rest() {
+    let app = spawn_app_with(RateLimits {
+        auth_burst: 1_000,
+        general_burst: 100_000,
+        general_period_ms: 1,
+        ..RateLimits::default()
+    })
+    .await;
+    let (id, _) = campaign(&app, 10).await;
+    let tokens = players(&app, 1000).await;
     let joins = tokens.iter().map(|t| {
         let client = app.client.clone();
         let url = format!("{}/api/v1/campaigns/{id}/join", app.address);
@@ -332,6 +337,68 @@ async fn a_thousand_concurrent_joins_fill_ten_seats_and_waitlist_the_rest() {
     assert_eq!(c["seats_taken"], 10);
     assert_eq!(app.store.live_seats(&id).await.unwrap().len(), 10);
     assert_eq!(app.store.waitlist(&id).await.unwrap().len(), 990);
+}
+
+#[tokio::test]
+async fn players_joining_twice_at_once_get_one_seat_or_one_place_each() {
+    let app = spawn_app_with(RateLimits {
+        auth_burst: 1_000,
+        general_burst: 100_000,
+        general_period_ms: 1,
+        ..RateLimits::default()
+    })
+    .await;
+    let (id, _) = campaign(&app, 10).await;
+    let tokens = players(&app, 200).await;
+    // Each player's two joins go out together, so many land in the same
+    // group write as their twin.
+    let joins = tokens.iter().chain(tokens.iter()).map(|t| {
+        let client = app.client.clone();
+        let url = format!("{}/api/v1/campaigns/{id}/join", app.address);
+        let t = t.clone();
+        async move {
+            client
+                .post(url)
+                .bearer_auth(t)
+                .json(&json!({}))
+                .send()
+                .await
+                .map(|r| r.status())
+        }
+    });
+    let statuses = futures_util::future::join_all(joins).await;
+    let count = |s: StatusCode| {
+        statuses
+            .iter()
+            .filter(|r| matches!(r, Ok(x) if *x == s))
+            .count()
+    };
+    assert_eq!(count(StatusCode::CREATED), 10, "{statuses:?}");
+    assert_eq!(count(StatusCode::ACCEPTED), 190, "{statuses:?}");
+    assert_eq!(
+        count(StatusCode::CONFLICT),
+        200,
+        "every repeat is refused: {statuses:?}"
+    );
+    let seats = app.store.live_seats(&id).await.unwrap();
+    let waiting = app.store.waitlist(&id).await.unwrap();
+    assert_eq!(seats.len(), 10);
+    assert_eq!(waiting.len(), 190);
+    let seated: std::collections::HashSet<&str> =
+        seats.iter().map(|s| s.account_id.as_str()).collect();
+    let in_line: std::collections::HashSet<&str> =
+        waiting.iter().map(|w| w.account_id.as_str()).collect();
+    assert_eq!(seated.len() + in_line.len(), 200, "one each, never both");
+    assert!(seated.is_disjoint(&in_line));
+    let (_, c) = app
+        .json(
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}"),
+            Some(&tokens[0]),
+            None,
+        )
+        .await;
+    assert_eq!(c["seats_taken"], 10, "the count matches the seats");
 }
 
 #[tokio::test]

@@ -1,0 +1,448 @@
+//! Joins written in groups. A busy campaign's joins end in one of two
+//! writes, seats taken (with their order) or a waitlist place, and with one
+//! commit each (a WAL sync on SQLite, a WAL flush on Postgres) the commits
+//! were the bottleneck. Writes that arrive while a group is being written
+//! go together into the next transaction, so many joins share one commit;
+//! each keeps its own outcome (a seat take that does not fit, or a player
+//! already seated or waiting, fails alone).
+//!
+//! Nothing waits for a group to fill: a write with no other in flight is
+//! written at once, alone. The writing runs in its own task, so a request
+//! that goes away mid-write takes nobody else's answer with it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use sqlx::Row;
+use tokio::sync::oneshot;
+
+use super::billing::OrderRow;
+use super::seats::{SeatRow, WaitRow};
+use super::{Store, StoreError};
+
+/// At most this many writes share one transaction (with parties of up to
+/// eight, well under either backend's limit on bound values).
+const MAX_GROUP: usize = 128;
+
+/// What writing a waitlist place gives: its 1-based position in line and
+/// the campaign's status once it was in line.
+pub type Placed = Result<(i64, String), StoreError>;
+
+/// What taking seats gives: `None` when they do not fit (the campaign is
+/// full, not open, or its terms changed).
+pub type Taken = Result<Option<()>, StoreError>;
+
+/// Seats to take together, with the order that pays for them.
+#[derive(Debug, Clone)]
+struct SeatTake {
+    seats: Vec<SeatRow>,
+    order: Option<OrderRow>,
+    terms_version: i64,
+    now: i64,
+}
+
+#[derive(Debug)]
+enum Pending {
+    Place(WaitRow, oneshot::Sender<Placed>),
+    Seats(SeatTake, oneshot::Sender<Taken>),
+}
+
+/// Writes waiting for the next group, and whether a writer is at work.
+#[derive(Debug, Default)]
+pub(crate) struct GroupQueue {
+    state: Mutex<QueueState>,
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    pending: Vec<Pending>,
+    writing: bool,
+}
+
+/// The queue a store shares between its clones.
+pub(crate) fn queue() -> Arc<GroupQueue> {
+    Arc::default()
+}
+
+fn stopped() -> StoreError {
+    StoreError::Corrupt("the join writer stopped before answering".into())
+}
+
+impl Store {
+    /// Takes `seats.len()` seats of a published campaign at once, or none,
+    /// with the order that pays for them: `None` when they do not fit (the
+    /// campaign is full, or not open, or its terms are no longer
+    /// `terms_version`). A player who already holds a seat there is a
+    /// conflict.
+    pub async fn take_seats(
+        &self,
+        seats: &[SeatRow],
+        order: Option<&OrderRow>,
+        terms_version: i64,
+        now: i64,
+    ) -> Taken {
+        if seats.is_empty() {
+            return Ok(Some(()));
+        }
+        let (tx, rx) = oneshot::channel();
+        let take = SeatTake {
+            seats: seats.to_vec(),
+            order: order.cloned(),
+            terms_version,
+            now,
+        };
+        self.enqueue(Pending::Seats(take, tx));
+        rx.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Adds a waitlist place and reads its position: `Conflict` when the
+    /// player already waits there or holds a seat there.
+    pub async fn join_waitlist(&self, w: &WaitRow) -> Placed {
+        let (tx, rx) = oneshot::channel();
+        self.enqueue(Pending::Place(w.clone(), tx));
+        rx.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    fn enqueue(&self, p: Pending) {
+        let start = {
+            let mut q = self
+                .group
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            q.pending.push(p);
+            !std::mem::replace(&mut q.writing, true)
+        };
+        if start {
+            tokio::spawn(self.clone().write_groups());
+        }
+    }
+
+    /// Writes groups of pending writes until none are left.
+    async fn write_groups(self) {
+        loop {
+            let group: Vec<Pending> = {
+                let mut q = self
+                    .group
+                    .state
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if q.pending.is_empty() {
+                    q.writing = false;
+                    return;
+                }
+                let n = q.pending.len().min(MAX_GROUP);
+                q.pending.drain(..n).collect()
+            };
+            let (mut places, mut takes) = (Vec::new(), Vec::new());
+            for p in &group {
+                match p {
+                    Pending::Place(w, _) => places.push(w),
+                    Pending::Seats(t, _) => takes.push(t),
+                }
+            }
+            match self.write_group(&takes, &places).await {
+                Ok((mut taken, mut placed)) => {
+                    // Answers in the order the writes were split up in.
+                    taken.reverse();
+                    placed.reverse();
+                    for p in group {
+                        match p {
+                            Pending::Place(_, reply) => {
+                                let _ = reply.send(placed.pop().unwrap_or_else(|| Err(stopped())));
+                            }
+                            Pending::Seats(_, reply) => {
+                                let _ = reply.send(taken.pop().unwrap_or_else(|| Err(stopped())));
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Something else than a write that does not fit failed
+                    // the whole group: write each alone, so each gets its
+                    // own answer and one bad write costs nobody else.
+                    if group.len() > 1 {
+                        tracing::warn!(error = %e, writes = group.len(), "writing a group of joins failed; writing them one by one");
+                    }
+                    for p in group {
+                        match p {
+                            Pending::Place(w, reply) => {
+                                let one = self
+                                    .write_group(&[], &[&w])
+                                    .await
+                                    .and_then(|(_, mut p)| p.pop().ok_or_else(stopped))
+                                    .and_then(|p| p);
+                                let _ = reply.send(one);
+                            }
+                            Pending::Seats(t, reply) => {
+                                let one = self
+                                    .write_group(&[&t], &[])
+                                    .await
+                                    .and_then(|(mut t, _)| t.pop().ok_or_else(stopped))
+                                    .and_then(|t| t);
+                                let _ = reply.send(one);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes `takes` and then `places` in one transaction; one answer per
+    /// write, in order. Seat counts change only through the conditional
+    /// update, so seats are never sold twice, whatever else is in the group.
+    async fn write_group(
+        &self,
+        takes: &[&SeatTake],
+        places: &[&WaitRow],
+    ) -> Result<(Vec<Taken>, Vec<Placed>), StoreError> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool().begin().await?;
+        let mut fits = Vec::with_capacity(takes.len());
+        for t in takes {
+            let n = i64::try_from(t.seats.len()).unwrap_or(i64::MAX);
+            let taken = sqlx::query(
+                "UPDATE campaigns SET seats_taken = seats_taken + $2, updated_at = $3, \
+                 status = CASE WHEN seats_taken + $2 >= max_players THEN 'full' ELSE status END \
+                 WHERE id = $1 AND status = 'published' AND seats_taken + $2 <= max_players \
+                 AND terms_version = $4",
+            )
+            .bind(&t.seats[0].campaign_id)
+            .bind(n)
+            .bind(t.now)
+            .bind(t.terms_version)
+            .execute(&mut *tx)
+            .await?;
+            fits.push(taken.rows_affected() == 1);
+        }
+        let fitting: Vec<&SeatTake> = takes
+            .iter()
+            .zip(&fits)
+            .filter(|(_, f)| **f)
+            .map(|(t, _)| *t)
+            .collect();
+        let orders: Vec<&OrderRow> = fitting.iter().filter_map(|t| t.order.as_ref()).collect();
+        insert_orders(&mut tx, &orders).await?;
+        let seats: Vec<&SeatRow> = fitting.iter().flat_map(|t| &t.seats).collect();
+        let seated = insert_seats(&mut tx, &seats).await?;
+        let mut taken = Vec::with_capacity(takes.len());
+        for (t, fit) in takes.iter().zip(fits) {
+            if !fit {
+                taken.push(Ok(None));
+            } else if t.seats.iter().all(|s| seated.contains(&s.id)) {
+                taken.push(Ok(Some(())));
+            } else {
+                // A joiner already holds a seat there: this take is undone
+                // and the rest of the group stands.
+                undo_take(&mut tx, t, &seated).await?;
+                taken.push(Err(StoreError::Conflict("seat".into())));
+            }
+        }
+        let placed = insert_places(&mut tx, places).await?;
+        tx.commit().await?;
+        Ok((taken, placed))
+    }
+}
+
+/// `($1, $2, ...), (...)` for `rows` rows of `cols` bound values each.
+fn value_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let marks: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn insert_orders(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    orders: &[&OrderRow],
+) -> Result<(), StoreError> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO orders (id, account_id, campaign_id, provider, status, seats, unit_minor, \
+         amount_minor, discount_minor, currency, expires_at, paid_at, created_at, updated_at) \
+         VALUES {}",
+        value_rows(orders.len(), 14)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for o in orders {
+        q = q
+            .bind(&o.id)
+            .bind(&o.account_id)
+            .bind(&o.campaign_id)
+            .bind(&o.provider)
+            .bind(&o.status)
+            .bind(o.seats)
+            .bind(o.unit_minor)
+            .bind(o.amount_minor)
+            .bind(o.discount_minor)
+            .bind(&o.currency)
+            .bind(o.expires_at)
+            .bind(o.paid_at)
+            .bind(o.created_at)
+            .bind(o.created_at);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Inserts `seats`, skipping any whose player already holds a live seat
+/// in that campaign; returns the ids inserted.
+async fn insert_seats(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    seats: &[&SeatRow],
+) -> Result<HashSet<String>, StoreError> {
+    if seats.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let sql = format!(
+        "INSERT INTO seats (id, campaign_id, account_id, party_id, status, hold_expires_at, \
+         price_minor, currency, quote, provider, order_id, confirmed_at, created_at, updated_at) \
+         VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+        value_rows(seats.len(), 14)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for s in seats {
+        q = q
+            .bind(&s.id)
+            .bind(&s.campaign_id)
+            .bind(&s.account_id)
+            .bind(&s.party_id)
+            .bind(&s.status)
+            .bind(s.hold_expires_at)
+            .bind(s.price_minor)
+            .bind(&s.currency)
+            .bind(&s.quote)
+            .bind(&s.provider)
+            .bind(&s.order_id)
+            .bind((s.status == "confirmed").then_some(s.created_at))
+            .bind(s.created_at)
+            .bind(s.created_at);
+    }
+    let rows = q.fetch_all(&mut **tx).await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Undoes a take whose seats did not all go in: its seats, its order and
+/// its share of the campaign's seat count (the campaign was open before).
+async fn undo_take(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    t: &SeatTake,
+    seated: &HashSet<String>,
+) -> Result<(), StoreError> {
+    for s in t.seats.iter().filter(|s| seated.contains(&s.id)) {
+        sqlx::query("DELETE FROM seats WHERE id = $1")
+            .bind(&s.id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(o) = &t.order {
+        sqlx::query("DELETE FROM orders WHERE id = $1")
+            .bind(&o.id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query(
+        "UPDATE campaigns SET seats_taken = seats_taken - $2, status = 'published' WHERE id = $1",
+    )
+    .bind(&t.seats[0].campaign_id)
+    .bind(i64::try_from(t.seats.len()).unwrap_or(i64::MAX))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Inserts waitlist places and reads the position of each made; one answer
+/// per place, in order. A player already waiting there, or holding a seat
+/// there (taken by a join that raced this one), makes none: a conflict.
+async fn insert_places(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    places: &[&WaitRow],
+) -> Result<Vec<Placed>, StoreError> {
+    if places.is_empty() {
+        return Ok(Vec::new());
+    }
+    // VALUES names its columns column1, column2, ... on both backends.
+    let sql = format!(
+        "INSERT INTO waitlist (id, campaign_id, account_id, party_id, size, status, created_at, updated_at) \
+         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8 \
+         FROM (VALUES {}) AS v WHERE NOT EXISTS (SELECT 1 FROM seats s \
+           WHERE s.campaign_id = v.column2 AND s.account_id = v.column3 \
+           AND s.status IN ('held', 'confirmed')) \
+         ON CONFLICT DO NOTHING RETURNING id",
+        value_rows(places.len(), 8)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for w in places {
+        q = q
+            .bind(&w.id)
+            .bind(&w.campaign_id)
+            .bind(&w.account_id)
+            .bind(&w.party_id)
+            .bind(w.size)
+            .bind("waiting")
+            .bind(w.created_at)
+            .bind(w.created_at);
+    }
+    let made: HashSet<String> = q
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    let mut found = HashMap::new();
+    if !made.is_empty() {
+        let ids: Vec<&str> = places
+            .iter()
+            .map(|w| w.id.as_str())
+            .filter(|id| made.contains(*id))
+            .collect();
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT w.id, c.status, (SELECT COUNT(*) FROM waitlist x \
+               WHERE x.campaign_id = w.campaign_id AND x.status = 'waiting' \
+               AND (x.created_at < w.created_at OR (x.created_at = w.created_at AND x.id <= w.id))) \
+               AS position \
+             FROM waitlist w JOIN campaigns c ON c.id = w.campaign_id WHERE w.id IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            let id: String = r.try_get("id")?;
+            found.insert(id, (r.try_get("position")?, r.try_get("status")?));
+        }
+    }
+    Ok(places
+        .iter()
+        .map(|w| {
+            if !made.contains(&w.id) {
+                return Err(StoreError::Conflict("waitlist".into()));
+            }
+            found
+                .remove(&w.id)
+                .ok_or_else(|| StoreError::Corrupt(format!("waitlist place {} vanished", w.id)))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::value_rows;
+
+    #[test]
+    fn value_rows_number_the_bound_values_row_after_row() {
+        assert_eq!(value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(value_rows(1, 1), "($1)");
+    }
+}
