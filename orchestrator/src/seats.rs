@@ -279,7 +279,11 @@ pub async fn join(
             "a block stands between a joiner and a seated player".into(),
         ));
     }
-    let conflicts = conflicts(store, &c, me).await?;
+    let conflicts = if view.seated_elsewhere {
+        conflicts(store, &c, me).await?
+    } else {
+        Vec::new()
+    };
     if c.status == "published" {
         let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
         if let Some((seated, checkout_url)) =

@@ -600,8 +600,8 @@ impl Store {
         let flag =
             |cond: String| format!("CAST(CASE WHEN EXISTS ({cond}) THEN 1 ELSE 0 END AS BIGINT)");
         let sql = format!(
-            "SELECT {COLUMNS}, {} AS any_seated, {} AS gm_block, {} AS seat_block, {} AS lapsed \
-             FROM campaigns c WHERE c.id = $1",
+            "SELECT {COLUMNS}, {} AS any_seated, {} AS gm_block, {} AS seat_block, {} AS lapsed, \
+             {} AS seated_elsewhere FROM campaigns c WHERE c.id = $1",
             flag(format!(
                 "SELECT 1 FROM seats s WHERE s.campaign_id = c.id \
                  AND s.status IN ('held', 'confirmed') AND s.account_id IN ({list})"
@@ -621,6 +621,10 @@ impl Store {
                   AND s.hold_expires_at <= $2"
                     .to_string()
             ),
+            flag(format!(
+                "SELECT 1 FROM seats s WHERE s.account_id IN ({list}) \
+                 AND s.status IN ('held', 'confirmed') AND s.campaign_id <> c.id"
+            )),
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(campaign)
@@ -639,6 +643,7 @@ impl Store {
             gm_block: flag("gm_block")?,
             seat_block: flag("seat_block")?,
             lapsed_holds: flag("lapsed")?,
+            seated_elsewhere: flag("seated_elsewhere")?,
         }))
     }
 
@@ -674,4 +679,7 @@ pub struct JoinView {
     pub seat_block: bool,
     /// Some unpaid hold there has run out.
     pub lapsed_holds: bool,
+    /// A joiner holds a live seat in another campaign (whose sessions may
+    /// overlap this one's).
+    pub seated_elsewhere: bool,
 }

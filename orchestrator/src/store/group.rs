@@ -11,10 +11,11 @@
 //! that goes away mid-write takes nobody else's answer with it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use sqlx::AnyPool;
 use sqlx::Row;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::billing::OrderRow;
 use super::seats::{SeatRow, WaitRow};
@@ -47,21 +48,27 @@ enum Pending {
     Seats(SeatTake, oneshot::Sender<Taken>),
 }
 
-/// Writes waiting for the next group, and whether a writer is at work.
-#[derive(Debug, Default)]
-pub(crate) struct GroupQueue {
-    state: Mutex<QueueState>,
-}
+/// Where a store sends joins' writes: the group writer's queue.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupQueue(mpsc::UnboundedSender<Pending>);
 
-#[derive(Debug, Default)]
-struct QueueState {
-    pending: Vec<Pending>,
-    writing: bool,
-}
-
-/// The queue a store shares between its clones.
-pub(crate) fn queue() -> Arc<GroupQueue> {
-    Arc::default()
+/// Starts the group writer for `pool` on a thread of its own, with its own
+/// runtime: on the request runtime every statement's answer put it back in
+/// line behind hundreds of runnable requests (the very joins waiting for
+/// it). SQLite writes take `turn` (see [`Store::write_turn`]). It stops
+/// once every store clone holding the queue is gone.
+pub(crate) fn start(
+    pool: AnyPool,
+    turn: Option<Arc<tokio::sync::Mutex<()>>>,
+) -> Result<GroupQueue, std::io::Error> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("join-writer".into())
+        .spawn(move || runtime.block_on(GroupWriter { pool, turn }.run(rx)))?;
+    Ok(GroupQueue(tx))
 }
 
 fn stopped() -> StoreError {
@@ -91,7 +98,9 @@ impl Store {
             terms_version,
             now,
         };
-        self.enqueue(Pending::Seats(take, tx));
+        if self.group.0.send(Pending::Seats(take, tx)).is_err() {
+            return Err(stopped());
+        }
         rx.await.unwrap_or_else(|_| Err(stopped()))
     }
 
@@ -99,41 +108,37 @@ impl Store {
     /// player already waits there or holds a seat there.
     pub async fn join_waitlist(&self, w: &WaitRow) -> Placed {
         let (tx, rx) = oneshot::channel();
-        self.enqueue(Pending::Place(w.clone(), tx));
+        if self.group.0.send(Pending::Place(w.clone(), tx)).is_err() {
+            return Err(stopped());
+        }
         rx.await.unwrap_or_else(|_| Err(stopped()))
     }
+}
 
-    fn enqueue(&self, p: Pending) {
-        let start = {
-            let mut q = self
-                .group
-                .state
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            q.pending.push(p);
-            !std::mem::replace(&mut q.writing, true)
-        };
-        if start {
-            tokio::spawn(self.clone().write_groups());
+/// The writer: its connection and, on SQLite, the process's write turn.
+struct GroupWriter {
+    pool: AnyPool,
+    turn: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl GroupWriter {
+    /// Writes groups of whatever is queued, until the queue closes.
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<Pending>) {
+        while let Some(first) = rx.recv().await {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(p) => group.push(p),
+                    Err(_) => break,
+                }
+            }
+            self.write(group).await;
         }
     }
 
-    /// Writes groups of pending writes until none are left.
-    async fn write_groups(self) {
-        loop {
-            let group: Vec<Pending> = {
-                let mut q = self
-                    .group
-                    .state
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if q.pending.is_empty() {
-                    q.writing = false;
-                    return;
-                }
-                let n = q.pending.len().min(MAX_GROUP);
-                q.pending.drain(..n).collect()
-            };
+    /// Writes one group and answers each of its writes.
+    async fn write(&self, group: Vec<Pending>) {
+        {
             let (mut places, mut takes) = (Vec::new(), Vec::new());
             for p in &group {
                 match p {
@@ -141,7 +146,15 @@ impl Store {
                     Pending::Seats(t, _) => takes.push(t),
                 }
             }
-            match self.write_group(&takes, &places).await {
+            let started = std::time::Instant::now();
+            let written = self.write_group(&takes, &places).await;
+            tracing::debug!(
+                seat_takes = takes.len(),
+                places = places.len(),
+                micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                "join group written"
+            );
+            match written {
                 Ok((mut taken, mut placed)) => {
                     // Answers in the order the writes were split up in.
                     taken.reverse();
@@ -197,10 +210,23 @@ impl Store {
         takes: &[&SeatTake],
         places: &[&WaitRow],
     ) -> Result<(Vec<Taken>, Vec<Placed>), StoreError> {
-        let _turn = self.write_turn().await;
-        let mut tx = self.pool().begin().await?;
+        let _turn = match &self.turn {
+            Some(t) => Some(t.lock().await),
+            None => None,
+        };
+        let mut tx = self.pool.begin().await?;
         let mut fits = Vec::with_capacity(takes.len());
+        // The fewest seats a campaign was found to have no room for in this
+        // group: seat counts only go up before the commit, so a later take
+        // of as many needs no statement to be refused (the join then waits
+        // in line, and a seat freed meanwhile goes to the line's head).
+        let mut no_room: HashMap<&str, usize> = HashMap::new();
         for t in takes {
+            let campaign = t.seats[0].campaign_id.as_str();
+            if no_room.get(campaign).is_some_and(|n| t.seats.len() >= *n) {
+                fits.push(false);
+                continue;
+            }
             let n = i64::try_from(t.seats.len()).unwrap_or(i64::MAX);
             let taken = sqlx::query(
                 "UPDATE campaigns SET seats_taken = seats_taken + $2, updated_at = $3, \
@@ -214,7 +240,12 @@ impl Store {
             .bind(t.terms_version)
             .execute(&mut *tx)
             .await?;
-            fits.push(taken.rows_affected() == 1);
+            let fit = taken.rows_affected() == 1;
+            if !fit {
+                let least = no_room.entry(campaign).or_insert(t.seats.len());
+                *least = (*least).min(t.seats.len());
+            }
+            fits.push(fit);
         }
         let fitting: Vec<&SeatTake> = takes
             .iter()
@@ -405,16 +436,34 @@ async fn insert_places(
             .map(|w| w.id.as_str())
             .filter(|id| made.contains(*id))
             .collect();
-        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        // Each campaign's line is numbered once (not counted again for
+        // every new place), then only the new places are kept.
+        let mut campaigns: Vec<&str> = places
+            .iter()
+            .filter(|w| made.contains(&w.id))
+            .map(|w| w.campaign_id.as_str())
+            .collect();
+        campaigns.sort_unstable();
+        campaigns.dedup();
+        let marks = |from: usize, n: usize| -> String {
+            (from..from + n)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let sql = format!(
-            "SELECT w.id, c.status, (SELECT COUNT(*) FROM waitlist x \
-               WHERE x.campaign_id = w.campaign_id AND x.status = 'waiting' \
-               AND (x.created_at < w.created_at OR (x.created_at = w.created_at AND x.id <= w.id))) \
-               AS position \
-             FROM waitlist w JOIN campaigns c ON c.id = w.campaign_id WHERE w.id IN ({})",
-            marks.join(", ")
+            "SELECT q.id, q.position, c.status FROM ( \
+               SELECT w.id, w.campaign_id, \
+               ROW_NUMBER() OVER (PARTITION BY w.campaign_id ORDER BY w.created_at, w.id) AS position \
+               FROM waitlist w WHERE w.campaign_id IN ({}) AND w.status = 'waiting') AS q \
+             JOIN campaigns c ON c.id = q.campaign_id WHERE q.id IN ({})",
+            marks(1, campaigns.len()),
+            marks(campaigns.len() + 1, ids.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for c in &campaigns {
+            q = q.bind(*c);
+        }
         for id in &ids {
             q = q.bind(*id);
         }

@@ -80,8 +80,8 @@ pub struct Store {
     /// SQLite's one writer at a time, taken in this process: see
     /// [`Store::write_turn`].
     writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
-    /// Joins' writes waiting to be committed together.
-    group: std::sync::Arc<group::GroupQueue>,
+    /// Where joins' writes go to be committed together.
+    group: group::GroupQueue,
 }
 
 impl Store {
@@ -119,49 +119,30 @@ impl Store {
             }
         }
         let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
-        let mut pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            })
-            // No ping before every use: on SQLite it is one more hand-off
-            // to the connection's thread and back per query, on Postgres
-            // one more round trip; a connection that broke fails its query
-            // and is closed, and idle ones are retired by the pool anyway.
-            .test_before_acquire(false);
-        if backend == Backend::Sqlite {
-            // Foreign keys and a busy timeout for every SQLite connection.
-            pool = pool.after_connect(|conn, _| {
-                Box::pin(async move {
-                    sqlx::query("PRAGMA foreign_keys = ON")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA busy_timeout = 5000")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA journal_mode = WAL")
-                        .execute(&mut *conn)
-                        .await?;
-                    // Reads map the file instead of copying pages through
-                    // a small per-connection cache: browsing 10,000
-                    // campaigns spent its time in pread otherwise.
-                    sqlx::query("PRAGMA mmap_size = 268435456")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA cache_size = -16384")
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = pool.connect_with(options).await?;
-        let writer = (backend == Backend::Sqlite).then(std::sync::Arc::default);
+        let max = match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        };
+        let pool = pool_options(backend, max)
+            .connect_with(options.clone())
+            .await?;
+        let writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>> =
+            (backend == Backend::Sqlite).then(std::sync::Arc::default);
+        // Joins' group writer has a connection of its own: queued behind
+        // hundreds of reads for one of the pool's, every group waited for
+        // the reads of the joins it was about to answer. (An in-memory
+        // SQLite database lives in one pool only.)
+        let group_pool = if url.contains(":memory:") || url.contains("mode=memory") {
+            pool.clone()
+        } else {
+            pool_options(backend, 1).connect_lazy_with(options)
+        };
+        let group = group::start(group_pool, writer.clone())?;
         Ok(Store {
             pool,
             backend,
             writer,
-            group: group::queue(),
+            group,
         })
     }
 
@@ -211,4 +192,42 @@ impl Store {
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
+}
+
+/// Pool options for `max` connections of `backend`.
+fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
+    let pool = AnyPoolOptions::new()
+        .max_connections(max)
+        // No ping before every use: on SQLite it is one more hand-off to
+        // the connection's thread and back per query, on Postgres one more
+        // round trip; a connection that broke fails its query and is
+        // closed, and idle ones are retired by the pool anyway.
+        .test_before_acquire(false);
+    if backend != Backend::Sqlite {
+        return pool;
+    }
+    // Foreign keys and a busy timeout for every SQLite connection.
+    pool.after_connect(|conn, _| {
+        Box::pin(async move {
+            sqlx::query("PRAGMA foreign_keys = ON")
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("PRAGMA busy_timeout = 5000")
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&mut *conn)
+                .await?;
+            // Reads map the file instead of copying pages through a small
+            // per-connection cache: browsing 10,000 campaigns spent its
+            // time in pread otherwise.
+            sqlx::query("PRAGMA mmap_size = 268435456")
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("PRAGMA cache_size = -16384")
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
+    })
 }
