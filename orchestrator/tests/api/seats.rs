@@ -255,6 +255,35 @@ async fn nobody_is_seated_alongside_someone_who_blocks_them() {
     assert_eq!(join(&app, &id, &other, false).await.0, StatusCode::CREATED);
 }
 
+/// An app whose rate limits let a crowd of joins through at once.
+async fn contended_app() -> TestApp {
+    spawn_app_with(RateLimits {
+        auth_burst: 1_000,
+        general_burst: 100_000,
+        general_period_ms: 1,
+        ..RateLimits::default()
+    })
+    .await
+}
+
+/// Sends one join per token all at once; the statuses (`None` when a
+/// request got no answer).
+async fn join_at_once<'a>(
+    app: &TestApp,
+    id: &str,
+    tokens: impl Iterator<Item = &'a String>,
+) -> Vec<Option<StatusCode>> {
+    let joins = tokens.map(|t| {
+        let request = app
+            .client
+            .post(format!("{}/api/v1/campaigns/{id}/join", app.address))
+            .bearer_auth(t)
+            .json(&json!({}));
+        async move { request.send().await.ok().map(|r| r.status()) }
+    });
+    futures_util::future::join_all(joins).await
+}
+
 /// `n` players put straight into the store, with tokens signed with the
 /// test key: tests of contended joins are about seats, not sign-up.
 async fn players(app: &TestApp, n: usize) -> Vec<String> {
@@ -286,36 +315,11 @@ async fn players(app: &TestApp, n: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn a_thousand_concurrent_joins_fill_ten_seats_and_waitlist_the_rest() {
-    let app = spawn_app_with(RateLimits {
-        auth_burst: 1_000,
-        general_burst: 100_000,
-        general_period_ms: 1,
-        ..RateLimits::default()
-    })
-    .await;
+    let app = contended_app().await;
     let (id, _) = campaign(&app, 10).await;
     let tokens = players(&app, 1000).await;
-    let joins = tokens.iter().map(|t| {
-        let client = app.client.clone();
-        let url = format!("{}/api/v1/campaigns/{id}/join", app.address);
-        let t = t.clone();
-        async move {
-            client
-                .post(url)
-                .bearer_auth(t)
-                .json(&json!({}))
-                .send()
-                .await
-                .map(|r| r.status())
-        }
-    });
-    let statuses = futures_util::future::join_all(joins).await;
-    let count = |s: StatusCode| {
-        statuses
-            .iter()
-            .filter(|r| matches!(r, Ok(x) if *x == s))
-            .count()
-    };
+    let statuses = join_at_once(&app, &id, tokens.iter()).await;
+    let count = |s: StatusCode| statuses.iter().filter(|x| **x == Some(s)).count();
     assert_eq!(
         count(StatusCode::CREATED),
         10,
@@ -341,38 +345,13 @@ async fn a_thousand_concurrent_joins_fill_ten_seats_and_waitlist_the_rest() {
 
 #[tokio::test]
 async fn players_joining_twice_at_once_get_one_seat_or_one_place_each() {
-    let app = spawn_app_with(RateLimits {
-        auth_burst: 1_000,
-        general_burst: 100_000,
-        general_period_ms: 1,
-        ..RateLimits::default()
-    })
-    .await;
+    let app = contended_app().await;
     let (id, _) = campaign(&app, 10).await;
     let tokens = players(&app, 200).await;
     // Each player's two joins go out together, so many land in the same
     // group write as their twin.
-    let joins = tokens.iter().chain(tokens.iter()).map(|t| {
-        let client = app.client.clone();
-        let url = format!("{}/api/v1/campaigns/{id}/join", app.address);
-        let t = t.clone();
-        async move {
-            client
-                .post(url)
-                .bearer_auth(t)
-                .json(&json!({}))
-                .send()
-                .await
-                .map(|r| r.status())
-        }
-    });
-    let statuses = futures_util::future::join_all(joins).await;
-    let count = |s: StatusCode| {
-        statuses
-            .iter()
-            .filter(|r| matches!(r, Ok(x) if *x == s))
-            .count()
-    };
+    let statuses = join_at_once(&app, &id, tokens.iter().chain(tokens.iter())).await;
+    let count = |s: StatusCode| statuses.iter().filter(|x| **x == Some(s)).count();
     assert_eq!(count(StatusCode::CREATED), 10, "{statuses:?}");
     assert_eq!(count(StatusCode::ACCEPTED), 190, "{statuses:?}");
     assert_eq!(
