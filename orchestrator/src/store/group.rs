@@ -52,22 +52,31 @@ enum Pending {
 #[derive(Debug, Clone)]
 pub(crate) struct GroupQueue(mpsc::UnboundedSender<Pending>);
 
-/// Starts the group writer for `pool` on a thread of its own, with its own
-/// runtime: on the request runtime every statement's answer put it back in
-/// line behind hundreds of runnable requests (the very joins waiting for
-/// it). SQLite writes take `turn` (see [`Store::write_turn`]). It stops
+/// Starts the group writer for `pool`. Against Postgres it runs on a
+/// thread of its own, with its own runtime: on the request runtime every
+/// statement's answer (a network round trip) put it back in line behind
+/// hundreds of runnable requests, the very joins waiting for it. SQLite
+/// answers from the connection's own thread, and one more thread busy on
+/// two cores cost more than it saved, so there it is a task of the current
+/// runtime; its writes take `turn` (see [`Store::write_turn`]). It stops
 /// once every store clone holding the queue is gone.
 pub(crate) fn start(
     pool: AnyPool,
     turn: Option<Arc<tokio::sync::Mutex<()>>>,
+    own_thread: bool,
 ) -> Result<GroupQueue, std::io::Error> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    std::thread::Builder::new()
-        .name("join-writer".into())
-        .spawn(move || runtime.block_on(GroupWriter { pool, turn }.run(rx)))?;
+    let writer = GroupWriter { pool, turn };
+    if own_thread {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("join-writer".into())
+            .spawn(move || runtime.block_on(writer.run(rx)))?;
+    } else {
+        tokio::spawn(writer.run(rx));
+    }
     Ok(GroupQueue(tx))
 }
 

@@ -137,7 +137,7 @@ impl Store {
         } else {
             pool_options(backend, 1).connect_lazy_with(options)
         };
-        let group = group::start(group_pool, writer.clone())?;
+        let group = group::start(group_pool, writer.clone(), backend == Backend::Postgres)?;
         Ok(Store {
             pool,
             backend,
