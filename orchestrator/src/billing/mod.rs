@@ -291,8 +291,10 @@ pub(crate) async fn start_payment(
     let started = provider.checkout(&req).await;
     match &started {
         Ok(PaymentStart::Confirmed) => {
-            let seats: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-            store.confirm_paid_order(&order.id, &seats, now).await?;
+            store.mark_order_paid(&order.id, None, now).await?;
+            for r in rows {
+                store.confirm_seat(&r.id, now).await?;
+            }
         }
         Ok(PaymentStart::Pending { checkout_id, url }) => {
             store

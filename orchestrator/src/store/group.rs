@@ -11,7 +11,6 @@
 //! that goes away mid-write takes nobody else's answer with it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use sqlx::AnyPool;
 use sqlx::Row;
@@ -58,15 +57,12 @@ pub(crate) struct GroupQueue(mpsc::UnboundedSender<Pending>);
 /// hundreds of runnable requests, the very joins waiting for it. SQLite
 /// answers from the connection's own thread, and one more thread busy on
 /// two cores cost more than it saved, so there it is a task of the current
-/// runtime; its writes take `turn` (see [`Store::write_turn`]). It stops
-/// once every store clone holding the queue is gone.
-pub(crate) fn start(
-    pool: AnyPool,
-    turn: Option<Arc<tokio::sync::Mutex<()>>>,
-    own_thread: bool,
-) -> Result<GroupQueue, std::io::Error> {
+/// runtime. Joins' writes queue here, one group at a time, instead of
+/// meeting in SQLite's busy handler. It stops once every store clone
+/// holding the queue is gone.
+pub(crate) fn start(pool: AnyPool, own_thread: bool) -> Result<GroupQueue, std::io::Error> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let writer = GroupWriter { pool, turn };
+    let writer = GroupWriter { pool };
     if own_thread {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -124,10 +120,9 @@ impl Store {
     }
 }
 
-/// The writer: its connection and, on SQLite, the process's write turn.
+/// The writer and its connection.
 struct GroupWriter {
     pool: AnyPool,
-    turn: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl GroupWriter {
@@ -219,10 +214,6 @@ impl GroupWriter {
         takes: &[&SeatTake],
         places: &[&WaitRow],
     ) -> Result<(Vec<Taken>, Vec<Placed>), StoreError> {
-        let _turn = match &self.turn {
-            Some(t) => Some(t.lock().await),
-            None => None,
-        };
         let mut tx = self.pool.begin().await?;
         let mut fits = Vec::with_capacity(takes.len());
         // The fewest seats a campaign was found to have no room for in this

@@ -77,9 +77,6 @@ impl StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite's one writer at a time, taken in this process: see
-    /// [`Store::write_turn`].
-    writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
     /// Where joins' writes go to be committed together.
     group: group::GroupQueue,
 }
@@ -126,8 +123,6 @@ impl Store {
         let pool = pool_options(backend, max)
             .connect_with(options.clone())
             .await?;
-        let writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>> =
-            (backend == Backend::Sqlite).then(std::sync::Arc::default);
         // Joins' group writer has a connection of its own: queued behind
         // hundreds of reads for one of the pool's, every group waited for
         // the reads of the joins it was about to answer. (An in-memory
@@ -137,11 +132,10 @@ impl Store {
         } else {
             pool_options(backend, 1).connect_lazy_with(options)
         };
-        let group = group::start(group_pool, writer.clone(), backend == Backend::Postgres)?;
+        let group = group::start(group_pool, backend == Backend::Postgres)?;
         Ok(Store {
             pool,
             backend,
-            writer,
             group,
         })
     }
@@ -175,17 +169,6 @@ impl Store {
     /// The backend.
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    /// On SQLite, this process's turn to write, held until the write has
-    /// committed: writers of busy paths (joins) queue here in order instead
-    /// of sleeping in SQLite's busy handler (1, 2, 5, 10 ms and longer
-    /// steps) while another connection commits. Nothing on Postgres.
-    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.writer {
-            Some(w) => Some(w.lock().await),
-            None => None,
-        }
     }
 
     /// The pool, for the query modules.

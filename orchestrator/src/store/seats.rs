@@ -169,39 +169,6 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Marks order `order` paid and confirms its held seats `seats`, in one
-    /// transaction: the provider confirmed the payment as the seats were
-    /// taken. Seats no longer held (released meanwhile) stay as they are.
-    pub async fn confirm_paid_order(
-        &self,
-        order: &str,
-        seats: &[&str],
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "UPDATE orders SET status = 'paid', paid_at = $2, updated_at = $2 \
-             WHERE id = $1 AND status NOT IN ('paid', 'partially_refunded', 'refunded')",
-        )
-        .bind(order)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        for id in seats {
-            sqlx::query(
-                "UPDATE seats SET status = 'confirmed', hold_expires_at = NULL, confirmed_at = $2, \
-                 updated_at = $2 WHERE id = $1 AND status = 'held'",
-            )
-            .bind(*id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// A seat's status now, and whether it was ever confirmed (paid).
     pub async fn seat_state(&self, id: &str) -> Result<Option<(String, bool)>, StoreError> {
         let row = sqlx::query("SELECT status, confirmed_at FROM seats WHERE id = $1")
