@@ -593,10 +593,7 @@ impl Store {
         if members.is_empty() {
             return Ok(None);
         }
-        let list = (0..members.len())
-            .map(|i| format!("${}", i + 3))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = super::placeholders(3, members.len());
         let flag =
             |cond: String| format!("CAST(CASE WHEN EXISTS ({cond}) THEN 1 ELSE 0 END AS BIGINT)");
         let sql = format!(

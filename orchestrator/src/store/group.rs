@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::billing::OrderRow;
 use super::seats::{SeatRow, WaitRow};
-use super::{Store, StoreError};
+use super::{Store, StoreError, placeholders};
 
 /// At most this many writes share one transaction (with parties of up to
 /// eight, well under either backend's limit on bound values).
@@ -33,7 +33,7 @@ pub type Placed = Result<(i64, String), StoreError>;
 pub type Taken = Result<Option<()>, StoreError>;
 
 /// Seats to take together, with the order that pays for them.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct SeatTake {
     seats: Vec<SeatRow>,
     order: Option<OrderRow>,
@@ -45,6 +45,36 @@ struct SeatTake {
 enum Pending {
     Place(WaitRow, oneshot::Sender<Placed>),
     Seats(SeatTake, oneshot::Sender<Taken>),
+}
+
+impl Pending {
+    /// Answers this write with `e`.
+    fn fail(self, e: StoreError) {
+        // A request that went away needs no answer.
+        match self {
+            Pending::Place(_, reply) => drop(reply.send(Err(e))),
+            Pending::Seats(_, reply) => drop(reply.send(Err(e))),
+        }
+    }
+}
+
+/// A group's answers: one per seat take and one per place, each in the
+/// order of the group.
+type Answers = (Vec<Taken>, Vec<Placed>);
+
+/// Sends each write of `group` its answer.
+fn answer(group: impl IntoIterator<Item = Pending>, (taken, placed): Answers) {
+    let (mut taken, mut placed) = (taken.into_iter(), placed.into_iter());
+    for p in group {
+        match p {
+            Pending::Place(_, reply) => {
+                let _ = reply.send(placed.next().unwrap_or_else(|| Err(stopped())));
+            }
+            Pending::Seats(_, reply) => {
+                let _ = reply.send(taken.next().unwrap_or_else(|| Err(stopped())));
+            }
+        }
+    }
 }
 
 /// Where a store sends joins' writes: the group writer's queue.
@@ -142,68 +172,51 @@ impl GroupWriter {
 
     /// Writes one group and answers each of its writes.
     async fn write(&self, group: Vec<Pending>) {
-        {
-            let (mut places, mut takes) = (Vec::new(), Vec::new());
-            for p in &group {
-                match p {
-                    Pending::Place(w, _) => places.push(w),
-                    Pending::Seats(t, _) => takes.push(t),
+        let started = std::time::Instant::now();
+        let written = self.write_pending(&group).await;
+        tracing::debug!(
+            writes = group.len(),
+            micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "join group written"
+        );
+        match written {
+            Ok(answers) => answer(group, answers),
+            // A write alone gets its error: writing it again would fail too.
+            Err(e) if group.len() == 1 => {
+                if let Some(p) = group.into_iter().next() {
+                    p.fail(e);
                 }
             }
-            let started = std::time::Instant::now();
-            let written = self.write_group(&takes, &places).await;
-            tracing::debug!(
-                seat_takes = takes.len(),
-                places = places.len(),
-                micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-                "join group written"
-            );
-            match written {
-                Ok((mut taken, mut placed)) => {
-                    // Answers in the order the writes were split up in.
-                    taken.reverse();
-                    placed.reverse();
-                    for p in group {
-                        match p {
-                            Pending::Place(_, reply) => {
-                                let _ = reply.send(placed.pop().unwrap_or_else(|| Err(stopped())));
-                            }
-                            Pending::Seats(_, reply) => {
-                                let _ = reply.send(taken.pop().unwrap_or_else(|| Err(stopped())));
-                            }
-                        }
-                    }
-                }
-                Err(e) => {
-                    // Something else than a write that does not fit failed
-                    // the whole group: write each alone, so each gets its
-                    // own answer and one bad write costs nobody else.
-                    if group.len() > 1 {
-                        tracing::warn!(error = %e, writes = group.len(), "writing a group of joins failed; writing them one by one");
-                    }
-                    for p in group {
-                        match p {
-                            Pending::Place(w, reply) => {
-                                let one = self
-                                    .write_group(&[], &[&w])
-                                    .await
-                                    .and_then(|(_, mut p)| p.pop().ok_or_else(stopped))
-                                    .and_then(|p| p);
-                                let _ = reply.send(one);
-                            }
-                            Pending::Seats(t, reply) => {
-                                let one = self
-                                    .write_group(&[&t], &[])
-                                    .await
-                                    .and_then(|(mut t, _)| t.pop().ok_or_else(stopped))
-                                    .and_then(|t| t);
-                                let _ = reply.send(one);
-                            }
+            Err(e) => {
+                // Something else than a write that does not fit failed the
+                // whole group: write each alone, so each gets its own
+                // answer and one bad write costs nobody else.
+                tracing::warn!(error = %e, writes = group.len(), "writing a group of joins failed; writing them one by one");
+                for p in group {
+                    let one = [p];
+                    match self.write_pending(&one).await {
+                        Ok(answers) => answer(one, answers),
+                        Err(e) => {
+                            let [p] = one;
+                            p.fail(e);
                         }
                     }
                 }
             }
         }
+    }
+
+    /// [`GroupWriter::write_group`] of the seat takes and the places in
+    /// `group`.
+    async fn write_pending(&self, group: &[Pending]) -> Result<Answers, StoreError> {
+        let (mut places, mut takes) = (Vec::new(), Vec::new());
+        for p in group {
+            match p {
+                Pending::Place(w, _) => places.push(w),
+                Pending::Seats(t, _) => takes.push(t),
+            }
+        }
+        self.write_group(&takes, &places).await
     }
 
     /// Writes `takes` and then `places` in one transaction; one answer per
@@ -213,7 +226,7 @@ impl GroupWriter {
         &self,
         takes: &[&SeatTake],
         places: &[&WaitRow],
-    ) -> Result<(Vec<Taken>, Vec<Placed>), StoreError> {
+    ) -> Result<Answers, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut fits = Vec::with_capacity(takes.len());
         // The fewest seats a campaign was found to have no room for in this
@@ -279,10 +292,7 @@ impl GroupWriter {
 /// `($1, $2, ...), (...)` for `rows` rows of `cols` bound values each.
 fn value_rows(rows: usize, cols: usize) -> String {
     (0..rows)
-        .map(|r| {
-            let marks: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
-            format!("({})", marks.join(", "))
-        })
+        .map(|r| format!("({})", placeholders(r * cols + 1, cols)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -445,20 +455,14 @@ async fn insert_places(
             .collect();
         campaigns.sort_unstable();
         campaigns.dedup();
-        let marks = |from: usize, n: usize| -> String {
-            (from..from + n)
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let sql = format!(
             "SELECT q.id, q.position, c.status FROM ( \
                SELECT w.id, w.campaign_id, \
                ROW_NUMBER() OVER (PARTITION BY w.campaign_id ORDER BY w.created_at, w.id) AS position \
                FROM waitlist w WHERE w.campaign_id IN ({}) AND w.status = 'waiting') AS q \
              JOIN campaigns c ON c.id = q.campaign_id WHERE q.id IN ({})",
-            marks(1, campaigns.len()),
-            marks(campaigns.len() + 1, ids.len())
+            placeholders(1, campaigns.len()),
+            placeholders(campaigns.len() + 1, ids.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for c in &campaigns {

@@ -177,6 +177,15 @@ impl Store {
     }
 }
 
+/// `$first, $first+1, ...`: `n` numbered bind markers, for an `IN (...)`
+/// list or a row of values.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Pool options for `max` connections of `backend`.
 fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
     let pool = AnyPoolOptions::new()
