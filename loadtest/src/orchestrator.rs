@@ -209,7 +209,8 @@ pub async fn profiles(o: ProfileOptions) -> anyhow::Result<()> {
             .bearer_auth(token)
     })
     .await;
-    let (total, ok) = (run.total, run.samples.len());
+    let samples = run.samples();
+    let (total, ok) = (run.total, samples.len());
     println!(
         "profiles: {} users, {} requests in {:.1} s ({:.0}/s achieved), {} failed",
         o.users,
@@ -218,7 +219,6 @@ pub async fn profiles(o: ProfileOptions) -> anyhow::Result<()> {
         total as f64 / run.elapsed.as_secs_f64(),
         run.failures
     );
-    let samples = run.samples;
     match Summary::of(samples) {
         Some(s) => println!("GET /api/v1/me/profile latency: {s}"),
         None => bail!("no request succeeded"),
@@ -496,7 +496,7 @@ pub async fn browse(o: BrowseOptions) -> anyhow::Result<()> {
         run.total as f64 / run.elapsed.as_secs_f64(),
         run.failures
     );
-    let samples = run.samples;
+    let samples = run.samples();
     match Summary::of(samples) {
         Some(s) => println!("GET /api/v1/campaigns and /pricing/quote latency: {s}"),
         None => bail!("no request succeeded"),
@@ -600,7 +600,7 @@ pub async fn joins(o: JoinOptions) -> anyhow::Result<()> {
         result.total as f64 / result.elapsed.as_secs_f64(),
         result.failures
     );
-    match Summary::of(result.samples) {
+    match Summary::of(result.samples()) {
         Some(s) => println!("POST /api/v1/campaigns/{{id}}/join latency: {s}"),
         None => bail!("no request succeeded"),
     }
@@ -649,9 +649,8 @@ pub async fn joins(o: JoinOptions) -> anyhow::Result<()> {
 
 /// What an open-loop run saw.
 struct OpenLoop {
-    /// Latencies of the requests that succeeded.
-    samples: Vec<Duration>,
-    /// The same latencies by the status they answered with.
+    /// Latencies of the requests that succeeded, by the status they
+    /// answered with.
     by_status: std::collections::BTreeMap<u16, Vec<Duration>>,
     /// Requests that failed or answered with an error.
     failures: u64,
@@ -659,6 +658,13 @@ struct OpenLoop {
     total: u64,
     /// Wall time of the run.
     elapsed: Duration,
+}
+
+impl OpenLoop {
+    /// Latencies of all the requests that succeeded.
+    fn samples(&self) -> Vec<Duration> {
+        self.by_status.values().flatten().copied().collect()
+    }
 }
 
 /// Sends `rate` requests a second for `secs` seconds, open loop: request
@@ -717,12 +723,10 @@ async fn open_loop_n(
         .map(|mut s| std::mem::take(&mut *s))
         .unwrap_or_default();
     let mut by_status = std::collections::BTreeMap::<u16, Vec<Duration>>::new();
-    for (status, d) in &answered {
-        by_status.entry(*status).or_default().push(*d);
+    for (status, d) in answered {
+        by_status.entry(status).or_default().push(d);
     }
-    let samples = answered.into_iter().map(|(_, d)| d).collect();
     OpenLoop {
-        samples,
         by_status,
         failures: failures.load(Ordering::Relaxed),
         total,
