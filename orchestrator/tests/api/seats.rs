@@ -26,6 +26,18 @@ async fn campaign(app: &TestApp, players: u32) -> (String, String) {
     (id, gm)
 }
 
+/// The campaign as `token`'s holder sees it.
+async fn campaign_view(app: &TestApp, id: &str, token: &str) -> Value {
+    app.json(
+        Method::GET,
+        &format!("/api/v1/campaigns/{id}"),
+        Some(token),
+        None,
+    )
+    .await
+    .1
+}
+
 async fn join(app: &TestApp, id: &str, token: &str, party: bool) -> (StatusCode, Value) {
     app.json(
         Method::POST,
@@ -46,14 +58,7 @@ async fn a_player_takes_a_confirmed_seat_once_at_the_quoted_price() {
     assert_eq!(out["outcome"], "seated");
     assert_eq!(out["payment"], "test mode: no real money");
     assert_eq!(out["seats"][0]["status"], "confirmed");
-    let (_, c) = app
-        .json(
-            Method::GET,
-            &format!("/api/v1/campaigns/{id}"),
-            Some(&nova),
-            None,
-        )
-        .await;
+    let c = campaign_view(&app, &id, &nova).await;
     assert_eq!(out["seats"][0]["price_minor"], c["price_minor"]);
     assert_eq!(c["seats_taken"], 1);
     let (status, _) = join(&app, &id, &nova, false).await;
@@ -119,14 +124,7 @@ async fn a_full_campaign_waitlists_in_order_and_a_freed_seat_goes_to_the_head() 
     for t in &tokens[..2] {
         assert_eq!(join(&app, &id, t, false).await.0, StatusCode::CREATED);
     }
-    let (_, c) = app
-        .json(
-            Method::GET,
-            &format!("/api/v1/campaigns/{id}"),
-            Some(&tokens[0]),
-            None,
-        )
-        .await;
+    let c = campaign_view(&app, &id, &tokens[0]).await;
     assert_eq!(c["status"], "full");
     let (status, w) = join(&app, &id, &tokens[2], false).await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -153,14 +151,7 @@ async fn a_full_campaign_waitlists_in_order_and_a_freed_seat_goes_to_the_head() 
         mail.iter()
             .any(|m| m.1 == "cyd@example.com" && m.2.contains("A seat opened"))
     );
-    let (_, c) = app
-        .json(
-            Method::GET,
-            &format!("/api/v1/campaigns/{id}"),
-            Some(&tokens[0]),
-            None,
-        )
-        .await;
+    let c = campaign_view(&app, &id, &tokens[0]).await;
     assert_eq!(
         (c["seats_taken"].as_i64(), c["status"].as_str()),
         (Some(2), Some("full"))
@@ -330,14 +321,7 @@ async fn a_thousand_concurrent_joins_fill_ten_seats_and_waitlist_the_rest() {
         990,
         "everyone else waits: {statuses:?}"
     );
-    let (_, c) = app
-        .json(
-            Method::GET,
-            &format!("/api/v1/campaigns/{id}"),
-            Some(&tokens[0]),
-            None,
-        )
-        .await;
+    let c = campaign_view(&app, &id, &tokens[0]).await;
     assert_eq!(c["seats_taken"], 10);
     assert_eq!(app.store.live_seats(&id).await.unwrap().len(), 10);
     assert_eq!(app.store.waitlist(&id).await.unwrap().len(), 990);
@@ -369,14 +353,7 @@ async fn players_joining_twice_at_once_get_one_seat_or_one_place_each() {
         waiting.iter().map(|w| w.account_id.as_str()).collect();
     assert_eq!(seated.len() + in_line.len(), 200, "one each, never both");
     assert!(seated.is_disjoint(&in_line));
-    let (_, c) = app
-        .json(
-            Method::GET,
-            &format!("/api/v1/campaigns/{id}"),
-            Some(&tokens[0]),
-            None,
-        )
-        .await;
+    let c = campaign_view(&app, &id, &tokens[0]).await;
     assert_eq!(c["seats_taken"], 10, "the count matches the seats");
 }
 
@@ -689,14 +666,7 @@ async fn an_unpaid_hold_lapses_after_fifteen_minutes_and_the_waitlist_moves_up()
     let dee = app.log_in("dee").await.0;
     let (status, j) = join(&app, &id, &dee, false).await;
     assert_eq!(status, StatusCode::CREATED, "{j}");
-    let (_, c) = app
-        .json(
-            Method::GET,
-            &format!("/api/v1/campaigns/{id}"),
-            Some(&dee),
-            None,
-        )
-        .await;
+    let c = campaign_view(&app, &id, &dee).await;
     assert_eq!(c["seats_taken"], 2, "{c}");
 }
 
