@@ -16,6 +16,10 @@ use crate::http::{AppState, Clock, HttpOptions};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
+/// How many tasks a runtime worker runs between looks at the queue of
+/// work woken from other threads (tokio's default is 61).
+const GLOBAL_QUEUE_INTERVAL: u32 = 4;
+
 /// The Startales orchestrator.
 #[derive(Debug, Parser)]
 #[command(name = "orchestrator", version, about)]
@@ -80,7 +84,16 @@ pub fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // Work woken from outside the runtime (every SQLite answer comes
+        // from its connection's own thread) waits in the shared queue,
+        // which a busy worker looked at only every 61 tasks: the join
+        // writer waited there behind hundreds of requests for each of a
+        // group's statements.
+        .global_queue_interval(GLOBAL_QUEUE_INTERVAL)
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -508,14 +521,14 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     };
     let (s, lead) = (store.clone(), leading.clone());
     let statistics = tokio::spawn(every(
-        Duration::from_secs(300),
+        store.statistics_interval(),
         "planner statistics refreshed",
         move || {
             let (s, lead) = (s.clone(), *lead.borrow());
             // One replica is enough for the whole database.
             async move {
                 if lead {
-                    s.refresh_statistics().await.map(|()| 0)
+                    s.refresh_statistics().await
                 } else {
                     Ok(0)
                 }

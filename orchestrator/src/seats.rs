@@ -207,6 +207,8 @@ async fn seat_and_pay(
 }
 
 /// Joins a campaign: seats for me (or my whole party), or a waitlist place.
+/// My account's standing is checked here, with the campaign's read (see
+/// `http::TokenUser`).
 ///
 /// The hot path of a busy campaign, so it reads everything it decides on
 /// in one query and writes in one transaction (a place in line is
@@ -221,15 +223,22 @@ pub async fn join(
 ) -> Result<JoinOutcome, AccountError> {
     let (members, party) = joiners(store, me, req.party).await?;
     let mut view = store
-        .join_view(campaign_id, &members, now)
+        .join_view(campaign_id, me, &members, now)
         .await?
-        .filter(|v| v.campaign.status != "draft")
         .ok_or(AccountError::NotFound)?;
+    // The caller's standing is read with the campaign (the request's
+    // authentication left it to this one query): nobody suspended, banned
+    // or gone joins.
+    let standing = view.caller.as_ref().ok_or(AccountError::BadToken)?;
+    crate::accounts::check_standing(&standing.standing, standing.suspended_until, now)?;
+    if view.campaign.status == "draft" {
+        return Err(AccountError::NotFound);
+    }
     if view.lapsed_holds {
         // Unpaid holds past their time must not keep anyone out.
         release_lapsed_holds(store, provider, Some(campaign_id), now).await?;
         view = store
-            .join_view(campaign_id, &members, now)
+            .join_view(campaign_id, me, &members, now)
             .await?
             .ok_or(AccountError::NotFound)?;
     }
@@ -607,7 +616,7 @@ pub async fn promote(
         };
         // A block made while they waited still keeps them apart.
         let blocked = store
-            .join_view(campaign_id, &members, now)
+            .join_view(campaign_id, &head.account_id, &members, now)
             .await?
             .is_some_and(|v| v.gm_block || v.seat_block);
         if blocked {

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::json::{Json, Query, cursor};
-use super::{AppState, AuthUser};
+use super::{AppState, AuthUser, TokenUser};
 use crate::accounts::Role;
 use crate::accounts::profile::{DAYS, Window, parse_hhmm};
 use crate::campaigns::{self, Campaign, CampaignPatch, Changed, NewCampaign, Preview};
@@ -244,7 +244,7 @@ pub async fn calendar_feed(
 ))]
 pub async fn join(
     State(state): State<AppState>,
-    user: AuthUser,
+    TokenUser(user): TokenUser,
     Path(id): Path<String>,
     Json(req): Json<JoinRequest>,
 ) -> Result<(StatusCode, axum::Json<JoinOutcome>), ApiError> {

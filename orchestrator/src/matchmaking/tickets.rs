@@ -230,7 +230,12 @@ async fn seat(
             AccountError::Conflict(_)
             | AccountError::Forbidden(_)
             | AccountError::NotFound
-            | AccountError::PaymentRefused(_),
+            | AccountError::PaymentRefused(_)
+            // An account suspended, banned or gone since it asked is not
+            // seated (and holds up no one else's match).
+            | AccountError::Suspended { .. }
+            | AccountError::Banned
+            | AccountError::BadToken,
         ) => {
             return Ok(None);
         }

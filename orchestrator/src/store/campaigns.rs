@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use super::accounts::Standing;
 use super::{Store, StoreError};
 
 /// A campaign row.
@@ -580,25 +581,29 @@ impl Store {
         Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
     }
 
-    /// Everything a join decides on, in one round trip: the campaign, and
-    /// whether any of `members` holds a live seat there, a block stands
-    /// between a member and the game master or anyone seated, or unpaid
-    /// holds have lapsed by `now`.
+    /// Everything a join decides on, in one round trip: the campaign, the
+    /// standing of the `caller`'s account, and whether any of `members`
+    /// holds a live seat there, a block stands between a member and the
+    /// game master or anyone seated, or unpaid holds have lapsed by `now`.
     pub async fn join_view(
         &self,
         campaign: &str,
+        caller: &str,
         members: &[String],
         now: i64,
     ) -> Result<Option<JoinView>, StoreError> {
         if members.is_empty() {
             return Ok(None);
         }
-        let list = super::placeholders(3, members.len());
+        let list = super::placeholders(4, members.len());
         let flag =
             |cond: String| format!("CAST(CASE WHEN EXISTS ({cond}) THEN 1 ELSE 0 END AS BIGINT)");
         let sql = format!(
             "SELECT {COLUMNS}, {} AS any_seated, {} AS gm_block, {} AS seat_block, {} AS lapsed, \
-             {} AS seated_elsewhere FROM campaigns c WHERE c.id = $1",
+             {} AS seated_elsewhere, a.caller_role, a.caller_standing, a.caller_suspended_until \
+             FROM campaigns c LEFT JOIN (SELECT role AS caller_role, standing AS caller_standing, \
+               suspended_until AS caller_suspended_until FROM accounts WHERE id = $3) AS a ON 1 = 1 \
+             WHERE c.id = $1",
             flag(format!(
                 "SELECT 1 FROM seats s WHERE s.campaign_id = c.id \
                  AND s.status IN ('held', 'confirmed') AND s.account_id IN ({list})"
@@ -607,11 +612,15 @@ impl Store {
                 "SELECT 1 FROM blocks b WHERE (b.blocker_id = c.gm_id AND b.blocked_id IN ({list})) \
                  OR (b.blocked_id = c.gm_id AND b.blocker_id IN ({list}))"
             )),
+            // From the joiners' blocks (few) to the seats they name, not
+            // from every seat of the campaign to its blocks.
             flag(format!(
                 "SELECT 1 FROM blocks b JOIN seats s ON s.campaign_id = c.id \
-                 AND s.status IN ('held', 'confirmed') \
-                 AND ((b.blocker_id IN ({list}) AND b.blocked_id = s.account_id) \
-                   OR (b.blocked_id IN ({list}) AND b.blocker_id = s.account_id))"
+                 AND s.account_id = b.blocked_id AND s.status IN ('held', 'confirmed') \
+                 WHERE b.blocker_id IN ({list}) \
+                 UNION ALL SELECT 1 FROM blocks b JOIN seats s ON s.campaign_id = c.id \
+                 AND s.account_id = b.blocker_id AND s.status IN ('held', 'confirmed') \
+                 WHERE b.blocked_id IN ({list})"
             )),
             flag(
                 "SELECT 1 FROM seats s WHERE s.campaign_id = c.id AND s.status = 'held' \
@@ -625,7 +634,8 @@ impl Store {
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(campaign)
-            .bind(now);
+            .bind(now)
+            .bind(caller);
         for m in members {
             q = q.bind(m);
         }
@@ -641,6 +651,16 @@ impl Store {
             seat_block: flag("seat_block")?,
             lapsed_holds: flag("lapsed")?,
             seated_elsewhere: flag("seated_elsewhere")?,
+            caller: r
+                .try_get::<Option<String>, _>("caller_standing")?
+                .map(|standing| -> Result<Standing, sqlx::Error> {
+                    Ok(Standing {
+                        role: r.try_get("caller_role")?,
+                        standing,
+                        suspended_until: r.try_get("caller_suspended_until")?,
+                    })
+                })
+                .transpose()?,
         }))
     }
 
@@ -679,4 +699,6 @@ pub struct JoinView {
     /// A joiner holds a live seat in another campaign (whose sessions may
     /// overlap this one's).
     pub seated_elsewhere: bool,
+    /// The caller's account, `None` when it is gone.
+    pub caller: Option<Standing>,
 }

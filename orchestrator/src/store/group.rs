@@ -227,6 +227,15 @@ impl GroupWriter {
         takes: &[&SeatTake],
         places: &[&WaitRow],
     ) -> Result<Answers, StoreError> {
+        if takes.is_empty() {
+            // Places alone need no transaction (two statements fewer, each
+            // a round trip or a hand-off to SQLite's thread): their one
+            // insert stands or falls whole, and the positions are read
+            // once it is in.
+            let mut conn = self.pool.acquire().await?;
+            let placed = insert_places(&mut conn, places).await?;
+            return Ok((Vec::new(), placed));
+        }
         let mut tx = self.pool.begin().await?;
         let mut fits = Vec::with_capacity(takes.len());
         // The fewest seats a campaign was found to have no room for in this
@@ -405,7 +414,7 @@ async fn undo_take(
 /// per place, in order. A player already waiting there, or holding a seat
 /// there (taken by a join that raced this one), makes none: a conflict.
 async fn insert_places(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    conn: &mut sqlx::AnyConnection,
     places: &[&WaitRow],
 ) -> Result<Vec<Placed>, StoreError> {
     if places.is_empty() {
@@ -434,46 +443,66 @@ async fn insert_places(
             .bind(w.created_at);
     }
     let made: HashSet<String> = q
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(|r| r.try_get("id"))
         .collect::<Result<_, _>>()?;
     let mut found = HashMap::new();
     if !made.is_empty() {
-        let ids: Vec<&str> = places
-            .iter()
-            .map(|w| w.id.as_str())
-            .filter(|id| made.contains(*id))
+        // Per campaign, from the time of its earliest new place on: the
+        // line is counted up to there once (an index range), and only its
+        // tail, which is mostly this group's own places, is read and
+        // numbered. Numbering the whole line for every group cost a sort
+        // of it.
+        let mut earliest: Vec<(&str, i64)> = Vec::new();
+        for w in places.iter().filter(|w| made.contains(&w.id)) {
+            match earliest.iter_mut().find(|e| e.0 == w.campaign_id) {
+                Some(e) => e.1 = e.1.min(w.created_at),
+                None => earliest.push((w.campaign_id.as_str(), w.created_at)),
+            }
+        }
+        let tails: Vec<String> = (0..earliest.len())
+            .map(|i| {
+                let (c, t) = (2 * i + 1, 2 * i + 2);
+                format!(
+                    "SELECT w.campaign_id, w.id, w.created_at, \
+                     (SELECT COUNT(*) FROM waitlist b WHERE b.campaign_id = ${c} \
+                       AND b.status = 'waiting' AND b.created_at < ${t}) AS ahead, \
+                     (SELECT status FROM campaigns WHERE id = ${c}) AS campaign_status \
+                     FROM waitlist w WHERE w.campaign_id = ${c} AND w.status = 'waiting' \
+                     AND w.created_at >= ${t}"
+                )
+            })
             .collect();
-        // Each campaign's line is numbered once (not counted again for
-        // every new place), then only the new places are kept.
-        let mut campaigns: Vec<&str> = places
-            .iter()
-            .filter(|w| made.contains(&w.id))
-            .map(|w| w.campaign_id.as_str())
-            .collect();
-        campaigns.sort_unstable();
-        campaigns.dedup();
+        // In the line's order: by when each place was made, then by id.
         let sql = format!(
-            "SELECT q.id, q.position, c.status FROM ( \
-               SELECT w.id, w.campaign_id, \
-               ROW_NUMBER() OVER (PARTITION BY w.campaign_id ORDER BY w.created_at, w.id) AS position \
-               FROM waitlist w WHERE w.campaign_id IN ({}) AND w.status = 'waiting') AS q \
-             JOIN campaigns c ON c.id = q.campaign_id WHERE q.id IN ({})",
-            placeholders(1, campaigns.len()),
-            placeholders(campaigns.len() + 1, ids.len())
+            "{} ORDER BY campaign_id, created_at, id",
+            tails.join(" UNION ALL ")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for c in &campaigns {
-            q = q.bind(*c);
+        for (c, t) in &earliest {
+            q = q.bind(*c).bind(*t);
         }
-        for id in &ids {
-            q = q.bind(*id);
+        let mut tail: Vec<(String, String, i64, String)> = Vec::new();
+        for r in q.fetch_all(&mut *conn).await? {
+            tail.push((
+                r.try_get("campaign_id")?,
+                r.try_get("id")?,
+                r.try_get("ahead")?,
+                r.try_get("campaign_status")?,
+            ));
         }
-        for r in q.fetch_all(&mut **tx).await? {
-            let id: String = r.try_get("id")?;
-            found.insert(id, (r.try_get("position")?, r.try_get("status")?));
+        let mut rank = 0;
+        for (i, (campaign, id, ahead, status)) in tail.iter().enumerate() {
+            rank = if i > 0 && tail[i - 1].0 == *campaign {
+                rank + 1
+            } else {
+                1
+            };
+            if made.contains(id) {
+                found.insert(id.clone(), (ahead + rank, status.clone()));
+            }
         }
     }
     Ok(places

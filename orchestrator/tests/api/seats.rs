@@ -246,6 +246,42 @@ async fn nobody_is_seated_alongside_someone_who_blocks_them() {
     assert_eq!(join(&app, &id, &other, false).await.0, StatusCode::CREATED);
 }
 
+#[tokio::test]
+async fn a_player_suspended_or_banned_after_logging_in_cannot_join_with_the_old_token() {
+    let app = spawn_app().await;
+    let (id, gm) = campaign(&app, 4).await;
+    let (nova_id, nova) = app.user("nova").await;
+    let now = app.now.load(std::sync::atomic::Ordering::SeqCst);
+    app.store
+        .set_standing(&nova_id, "suspended", Some(now + 86_400_000), now)
+        .await
+        .unwrap();
+    let (status, err) = join(&app, &id, &nova, false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("suspended until"),
+        "{err}"
+    );
+    app.store
+        .set_standing(&nova_id, "banned", None, now)
+        .await
+        .unwrap();
+    let (status, err) = join(&app, &id, &nova, false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("banned"));
+    // Nothing was taken, and once the ban is lifted the same token joins.
+    assert_eq!(campaign_view(&app, &id, &gm).await["seats_taken"], 0);
+    app.store
+        .set_standing(&nova_id, "active", None, now)
+        .await
+        .unwrap();
+    let (status, out) = join(&app, &id, &nova, false).await;
+    assert_eq!(status, StatusCode::CREATED, "{out}");
+}
+
 /// An app whose rate limits let a crowd of joins through at once.
 async fn contended_app() -> TestApp {
     spawn_app_with(RateLimits {
