@@ -2,9 +2,10 @@
 //! writes, seats taken (with their order) or a waitlist place, and with one
 //! commit each (a WAL sync on SQLite, a WAL flush on Postgres) the commits
 //! were the bottleneck. Writes that arrive while a group is being written
-//! go together into the next transaction, so many joins share one commit;
-//! each keeps its own outcome (a seat take that does not fit, or a player
-//! already seated or waiting, fails alone).
+//! go together into the next transaction (or, for places alone, the next
+//! insert), so many joins share one commit; each keeps its own outcome (a
+//! seat take that does not fit, or a player already seated or waiting,
+//! fails alone).
 //!
 //! Nothing waits for a group to fill: a write with no other in flight is
 //! written at once, alone. The writing runs in its own task, so a request
@@ -20,7 +21,7 @@ use super::billing::OrderRow;
 use super::seats::{SeatRow, WaitRow};
 use super::{Store, StoreError, placeholders};
 
-/// At most this many writes share one transaction (with parties of up to
+/// At most this many writes share one commit (with parties of up to
 /// eight, well under either backend's limit on bound values).
 const MAX_GROUP: usize = 128;
 
@@ -219,9 +220,10 @@ impl GroupWriter {
         self.write_group(&takes, &places).await
     }
 
-    /// Writes `takes` and then `places` in one transaction; one answer per
-    /// write, in order. Seat counts change only through the conditional
-    /// update, so seats are never sold twice, whatever else is in the group.
+    /// Writes `takes` and then `places` in one transaction (places alone in
+    /// their one insert); one answer per write, in order. Seat counts
+    /// change only through the conditional update, so seats are never sold
+    /// twice, whatever else is in the group.
     async fn write_group(
         &self,
         takes: &[&SeatTake],
