@@ -17,6 +17,7 @@ use crate::schedule::Session;
 use crate::store::Store;
 use crate::store::StoreError;
 use crate::store::campaigns::CampaignRow;
+use crate::store::group::{Placed, Take};
 use crate::store::seats::{SeatRow, WaitRow};
 
 use crate::billing::payment_label;
@@ -145,11 +146,24 @@ fn seat_rows(
         .collect()
 }
 
+/// How [`seat_and_pay`] ended.
+enum Seating {
+    /// Seated; with a checkout provider, the page to pay on.
+    Seated(Vec<SeatRow>, Option<String>),
+    /// No room (or the terms changed, when there was no place to fall
+    /// back on).
+    NoRoom,
+    /// No room: the place in line that was written instead.
+    Waiting(Placed),
+    /// The campaign's terms changed since `c` was read.
+    TermsChanged,
+}
+
 /// Seats `rows` on the campaign's terms `c` read them under, with an order
-/// paid by `payer`, and starts the payment; `None` when they do not fit
-/// (or the terms changed). Returns the seats and, for a checkout provider,
-/// the page to pay on. If the provider fails, the seats go back and the
-/// error says nothing was kept.
+/// paid by `payer`, and starts the payment; when they do not fit, writes
+/// `fallback` (a place in line) instead. Returns the seats and, for a
+/// checkout provider, the page to pay on. If the provider fails, the
+/// seats go back and the error says nothing was kept.
 async fn seat_and_pay(
     store: &Store,
     provider: &dyn PaymentProvider,
@@ -157,7 +171,8 @@ async fn seat_and_pay(
     payer: &str,
     mut rows: Vec<SeatRow>,
     now: i64,
-) -> Result<Option<(Vec<SeatRow>, Option<String>)>, AccountError> {
+    fallback: Option<&WaitRow>,
+) -> Result<Seating, AccountError> {
     let discount = crate::billing::discount_for(store, provider, payer, now).await?;
     let mut order = crate::billing::new_order(payer, c, &mut rows, provider, discount, now);
     let paid_at_once = provider.confirms_at_once();
@@ -171,11 +186,13 @@ async fn seat_and_pay(
         }
     }
     match store
-        .take_seats(&rows, Some(&order), c.terms_version, now)
+        .take_seats(&rows, Some(&order), c.terms_version, now, fallback)
         .await
     {
-        Ok(Some(())) => {}
-        Ok(None) => return Ok(None),
+        Ok(Take::Seated) => {}
+        Ok(Take::NoRoom) => return Ok(Seating::NoRoom),
+        Ok(Take::Waiting(placed)) => return Ok(Seating::Waiting(placed)),
+        Ok(Take::TermsChanged) => return Ok(Seating::TermsChanged),
         Err(StoreError::Conflict(_)) => {
             return Err(AccountError::Conflict(
                 "a joiner already holds a seat in this campaign".into(),
@@ -184,7 +201,7 @@ async fn seat_and_pay(
         Err(e) => return Err(e.into()),
     }
     if paid_at_once {
-        return Ok(Some((rows, None)));
+        return Ok(Seating::Seated(rows, None));
     }
     match crate::billing::start_payment(store, provider, &order, &rows, &c.title, now).await? {
         Ok(PaymentStart::Confirmed) => {
@@ -192,9 +209,9 @@ async fn seat_and_pay(
                 r.status = "confirmed".into();
                 r.hold_expires_at = None;
             }
-            Ok(Some((rows, None)))
+            Ok(Seating::Seated(rows, None))
         }
-        Ok(PaymentStart::Pending { url, .. }) => Ok(Some((rows, Some(url)))),
+        Ok(PaymentStart::Pending { url, .. }) => Ok(Seating::Seated(rows, Some(url))),
         Err(e) => {
             tracing::warn!(order = %order.id, error = %e, "checkout could not start");
             // The seats were free a moment ago, so nobody waits for them.
@@ -293,44 +310,45 @@ pub async fn join(
     } else {
         Vec::new()
     };
-    if c.status == "published" {
-        let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
-        if let Some((seated, checkout_url)) =
-            seat_and_pay(store, provider, &c, me, rows, now).await?
-        {
-            return Ok(JoinOutcome {
-                outcome: "seated".into(),
-                seats: seated.into_iter().map(Seat::from).collect(),
-                position: None,
-                payment: payment_label(provider),
-                conflicts,
-                checkout_url,
-            });
-        }
-        if store
-            .campaign(&c.id)
-            .await?
-            .is_some_and(|now_c| now_c.terms_version != c.terms_version)
-        {
-            return Err(AccountError::Conflict(
-                "the campaign's schedule, tier or price changed while you joined; look again \
-                 and join on the new terms"
-                    .into(),
-            ));
-        }
-    }
     // Full (or filled up meanwhile): wait in line.
     let entry = WaitRow {
         id: new_id(),
         campaign_id: c.id.clone(),
         account_id: me.to_string(),
-        party_id: party,
+        party_id: party.clone(),
         size: i64::try_from(members.len()).unwrap_or(1),
         status: "waiting".into(),
         created_at: now,
         retry_at: None,
     };
-    let (position, status) = match store.join_waitlist(&entry).await {
+    let placed = if c.status == "published" {
+        let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
+        match seat_and_pay(store, provider, &c, me, rows, now, Some(&entry)).await? {
+            Seating::Seated(seated, checkout_url) => {
+                return Ok(JoinOutcome {
+                    outcome: "seated".into(),
+                    seats: seated.into_iter().map(Seat::from).collect(),
+                    position: None,
+                    payment: payment_label(provider),
+                    conflicts,
+                    checkout_url,
+                });
+            }
+            Seating::TermsChanged => {
+                return Err(AccountError::Conflict(
+                    "the campaign's schedule, tier or price changed while you joined; look \
+                     again and join on the new terms"
+                        .into(),
+                ));
+            }
+            // Filled up meanwhile: the place went in with the seat take.
+            Seating::Waiting(placed) => placed,
+            Seating::NoRoom => store.join_waitlist(&entry).await,
+        }
+    } else {
+        store.join_waitlist(&entry).await
+    };
+    let (position, status) = match placed {
         Ok(placed) => placed,
         Err(StoreError::Conflict(_)) => {
             return Err(AccountError::Conflict(
@@ -643,8 +661,8 @@ pub async fn promote(
             continue;
         }
         let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
-        match seat_and_pay(store, provider, &c, &head.account_id, rows, now).await {
-            Ok(Some((rows, checkout_url))) => {
+        match seat_and_pay(store, provider, &c, &head.account_id, rows, now, None).await {
+            Ok(Seating::Seated(rows, checkout_url)) => {
                 seated += 1;
                 let held = rows
                     .iter()
@@ -676,7 +694,7 @@ pub async fn promote(
             }
             // A concurrent join took the seat first: back in line, in the
             // same place (the queue is ordered by when they joined).
-            Ok(None) => {
+            Ok(Seating::NoRoom | Seating::TermsChanged | Seating::Waiting(_)) => {
                 store.reopen_wait(&head.id, None, now).await?;
                 return Ok(seated);
             }

@@ -5,7 +5,9 @@
 //! go together into the next transaction (or, for places alone, the next
 //! insert), so many joins share one commit; each keeps its own outcome (a
 //! seat take that does not fit, or a player already seated or waiting,
-//! fails alone).
+//! fails alone). A seat take that finds no room writes the join's place
+//! in line instead, in the same commit, so a busy campaign's join goes
+//! through the writer once.
 //!
 //! Nothing waits for a group to fill: a write with no other in flight is
 //! written at once, alone. The writing runs in its own task, so a request
@@ -29,23 +31,43 @@ const MAX_GROUP: usize = 128;
 /// the campaign's status once it was in line.
 pub type Placed = Result<(i64, String), StoreError>;
 
-/// What taking seats gives: `None` when they do not fit (the campaign is
-/// full, not open, or its terms changed).
-pub type Taken = Result<Option<()>, StoreError>;
+/// What taking seats gives.
+pub type Taken = Result<Take, StoreError>;
 
-/// Seats to take together, with the order that pays for them.
+/// How a seat take ended.
+#[derive(Debug)]
+pub enum Take {
+    /// Every seat is taken.
+    Seated,
+    /// They did not fit: the campaign is full or not open, or its terms
+    /// changed.
+    NoRoom,
+    /// They did not fit, and the take's place in line was written instead
+    /// (in the same commit): how that went.
+    Waiting(Placed),
+    /// They did not fit because the campaign's terms are no longer the
+    /// ones the take was made on (told only to takes with a place in line
+    /// to fall back on).
+    TermsChanged,
+}
+
+/// Seats to take together, with the order that pays for them and the
+/// place in line to write instead when they do not fit.
 #[derive(Debug)]
 struct SeatTake {
     seats: Vec<SeatRow>,
     order: Option<OrderRow>,
     terms_version: i64,
     now: i64,
+    fallback: Option<WaitRow>,
 }
 
 #[derive(Debug)]
 enum Pending {
     Place(WaitRow, oneshot::Sender<Placed>),
-    Seats(SeatTake, oneshot::Sender<Taken>),
+    // Boxed: a take with its order and place in line is many times a
+    // place's size.
+    Seats(Box<SeatTake>, oneshot::Sender<Taken>),
 }
 
 impl Pending {
@@ -113,9 +135,12 @@ fn stopped() -> StoreError {
 
 impl Store {
     /// Takes `seats.len()` seats of a published campaign at once, or none,
-    /// with the order that pays for them: `None` when they do not fit (the
-    /// campaign is full, or not open, or its terms are no longer
-    /// `terms_version`). A player who already holds a seat there is a
+    /// with the order that pays for them: [`Take::NoRoom`] when they do
+    /// not fit (the campaign is full, or not open, or its terms are no
+    /// longer `terms_version`). With a `fallback`, a take that does not fit
+    /// writes that place in line in the same commit instead (a busy
+    /// campaign's join needs no second trip through the writer), unless
+    /// the terms changed. A player who already holds a seat there is a
     /// conflict.
     pub async fn take_seats(
         &self,
@@ -123,9 +148,10 @@ impl Store {
         order: Option<&OrderRow>,
         terms_version: i64,
         now: i64,
+        fallback: Option<&WaitRow>,
     ) -> Taken {
         if seats.is_empty() {
-            return Ok(Some(()));
+            return Ok(Take::Seated);
         }
         let (tx, rx) = oneshot::channel();
         let take = SeatTake {
@@ -133,8 +159,14 @@ impl Store {
             order: order.cloned(),
             terms_version,
             now,
+            fallback: fallback.cloned(),
         };
-        if self.group.0.send(Pending::Seats(take, tx)).is_err() {
+        if self
+            .group
+            .0
+            .send(Pending::Seats(Box::new(take), tx))
+            .is_err()
+        {
             return Err(stopped());
         }
         rx.await.unwrap_or_else(|_| Err(stopped()))
@@ -214,7 +246,7 @@ impl GroupWriter {
         for p in group {
             match p {
                 Pending::Place(w, _) => places.push(w),
-                Pending::Seats(t, _) => takes.push(t),
+                Pending::Seats(t, _) => takes.push(&**t),
             }
         }
         self.write_group(&takes, &places).await
@@ -281,12 +313,29 @@ impl GroupWriter {
         insert_orders(&mut tx, &orders).await?;
         let seats: Vec<&SeatRow> = fitting.iter().flat_map(|t| &t.seats).collect();
         let seated = insert_seats(&mut tx, &seats).await?;
+        let refused = refusals(&mut tx, takes, &fits).await?;
+        // The places of the takes that wait in line instead go in after
+        // the group's own, in the same insert.
+        let mut all_places = places.to_vec();
+        all_places.extend(
+            takes
+                .iter()
+                .zip(&refused)
+                .filter(|(_, r)| **r == Refusal::Wait)
+                .filter_map(|(t, _)| t.fallback.as_ref()),
+        );
+        let mut placed = insert_places(&mut tx, &all_places).await?;
+        let mut waited = placed.split_off(places.len()).into_iter();
         let mut taken = Vec::with_capacity(takes.len());
-        for (t, fit) in takes.iter().zip(fits) {
+        for ((t, fit), refusal) in takes.iter().zip(fits).zip(refused) {
             if !fit {
-                taken.push(Ok(None));
+                taken.push(Ok(match refusal {
+                    Refusal::Wait => Take::Waiting(waited.next().unwrap_or_else(|| Err(stopped()))),
+                    Refusal::TermsChanged => Take::TermsChanged,
+                    Refusal::NoRoom => Take::NoRoom,
+                }));
             } else if t.seats.iter().all(|s| seated.contains(&s.id)) {
-                taken.push(Ok(Some(())));
+                taken.push(Ok(Take::Seated));
             } else {
                 // A joiner already holds a seat there: this take is undone
                 // and the rest of the group stands.
@@ -294,10 +343,66 @@ impl GroupWriter {
                 taken.push(Err(StoreError::Conflict("seat".into())));
             }
         }
-        let placed = insert_places(&mut tx, places).await?;
         tx.commit().await?;
         Ok((taken, placed))
     }
+}
+
+/// What becomes of a seat take that did not fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// No place to fall back on (or the take fitted).
+    NoRoom,
+    /// Its place in line is written instead.
+    Wait,
+    /// The campaign's terms changed since the take was made.
+    TermsChanged,
+}
+
+/// For each take (`fits` says which fitted): whether its place in line is
+/// written instead, from one read of the refused campaigns' terms.
+async fn refusals(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    takes: &[&SeatTake],
+    fits: &[bool],
+) -> Result<Vec<Refusal>, StoreError> {
+    let mut refused: Vec<&str> = takes
+        .iter()
+        .zip(fits)
+        .filter(|(t, fit)| !**fit && t.fallback.is_some())
+        .map(|(t, _)| t.seats[0].campaign_id.as_str())
+        .collect();
+    if refused.is_empty() {
+        return Ok(vec![Refusal::NoRoom; takes.len()]);
+    }
+    refused.sort_unstable();
+    refused.dedup();
+    let sql = format!(
+        "SELECT id, terms_version FROM campaigns WHERE id IN ({})",
+        placeholders(1, refused.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in &refused {
+        q = q.bind(*id);
+    }
+    let mut terms: HashMap<String, i64> = HashMap::new();
+    for r in q.fetch_all(&mut **tx).await? {
+        terms.insert(r.try_get("id")?, r.try_get("terms_version")?);
+    }
+    Ok(takes
+        .iter()
+        .zip(fits)
+        .map(|(t, fit)| {
+            if *fit || t.fallback.is_none() {
+                return Refusal::NoRoom;
+            }
+            match terms.get(&t.seats[0].campaign_id) {
+                Some(v) if *v == t.terms_version => Refusal::Wait,
+                Some(_) => Refusal::TermsChanged,
+                None => Refusal::NoRoom,
+            }
+        })
+        .collect())
 }
 
 /// `($1, $2, ...), (...)` for `rows` rows of `cols` bound values each.

@@ -3,7 +3,10 @@
 
 use orchestrator::accounts::{Role, TokenKeys};
 use orchestrator::http::RateLimits;
+use orchestrator::store::StoreError;
 use orchestrator::store::accounts::AccountRow;
+use orchestrator::store::group::Take;
+use orchestrator::store::seats::WaitRow;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -912,7 +915,7 @@ async fn a_join_on_terms_that_changed_meanwhile_takes_no_seat() {
     let seat = orchestrator::store::seats::SeatRow {
         id: "seat-stale".into(),
         campaign_id: id.clone(),
-        account_id: ann_id,
+        account_id: ann_id.clone(),
         party_id: None,
         status: "held".into(),
         hold_expires_at: None,
@@ -928,12 +931,113 @@ async fn a_join_on_terms_that_changed_meanwhile_takes_no_seat() {
     let now = app.now.load(Ordering::SeqCst);
     let taken = app
         .store
-        .take_seats(&[seat], None, before.terms_version, now)
+        .take_seats(
+            std::slice::from_ref(&seat),
+            None,
+            before.terms_version,
+            now,
+            None,
+        )
         .await
         .unwrap();
-    assert_eq!(taken, None, "stale terms must not seat anyone");
+    assert!(
+        matches!(taken, Take::NoRoom),
+        "stale terms must not seat anyone: {taken:?}"
+    );
+    // With a place in line to fall back on, the stale terms are told and
+    // no place is made either.
+    let place = wait_row("wait-stale", &id, &ann_id, now);
+    let taken = app
+        .store
+        .take_seats(&[seat], None, before.terms_version, now, Some(&place))
+        .await
+        .unwrap();
+    assert!(matches!(taken, Take::TermsChanged), "{taken:?}");
     let after = app.store.campaign(&id).await.unwrap().unwrap();
     assert_eq!(after.seats_taken, 0);
+    assert!(app.store.waitlist_head(&id).await.unwrap().is_none());
+}
+
+/// A waitlist place for `account` in `campaign`, made at `now`.
+fn wait_row(id: &str, campaign: &str, account: &str, now: i64) -> WaitRow {
+    WaitRow {
+        id: id.into(),
+        campaign_id: campaign.into(),
+        account_id: account.into(),
+        party_id: None,
+        size: 1,
+        status: "waiting".into(),
+        created_at: now,
+        retry_at: None,
+    }
+}
+
+#[tokio::test]
+async fn a_seat_take_that_finds_no_room_writes_its_place_in_line_instead() {
+    let app = spawn_app().await;
+    let (id, _gm) = campaign(&app, 2).await;
+    let mut tokens = Vec::new();
+    for h in ["ann", "bob"] {
+        tokens.push(app.user(h).await.1);
+    }
+    for t in &tokens {
+        let (status, _) = join(&app, &id, t, false).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let c = app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!(c.status, "full");
+    let (cyd_id, _) = app.user("cyd").await;
+    let now = app.now.load(Ordering::SeqCst);
+    let seat = orchestrator::store::seats::SeatRow {
+        id: "seat-late".into(),
+        campaign_id: id.clone(),
+        account_id: cyd_id.clone(),
+        party_id: None,
+        status: "held".into(),
+        hold_expires_at: Some(now + 60_000),
+        price_minor: c.price_minor,
+        currency: c.currency.clone(),
+        quote: c.quote.clone(),
+        provider: "test".into(),
+        refund_minor: 0,
+        refund_offer_until: None,
+        created_at: now,
+        order_id: None,
+    };
+    let seat_again = orchestrator::store::seats::SeatRow {
+        id: "seat-late-2".into(),
+        ..seat.clone()
+    };
+    let place = wait_row("wait-late", &id, &cyd_id, now);
+    let taken = app
+        .store
+        .take_seats(&[seat], None, c.terms_version, now, Some(&place))
+        .await
+        .unwrap();
+    match taken {
+        Take::Waiting(Ok((position, status))) => {
+            assert_eq!(position, 1);
+            assert_eq!(status, "full");
+        }
+        other => panic!("expected a place in line, got {other:?}"),
+    }
+    let after = app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!(after.seats_taken, 2, "no seat was sold twice");
+    let head = app.store.waitlist_head(&id).await.unwrap().unwrap();
+    assert_eq!(head.id, "wait-late");
+    // A second place for the same player is refused, not made.
+    let again = wait_row("wait-late-2", &id, &cyd_id, now);
+    let taken = app
+        .store
+        .take_seats(&[seat_again], None, c.terms_version, now, Some(&again))
+        .await
+        .unwrap();
+    assert!(
+        matches!(taken, Take::Waiting(Err(StoreError::Conflict(_)))),
+        "{taken:?}"
+    );
+    let line = app.store.waitlist(&id).await.unwrap();
+    assert_eq!(line.len(), 1, "{line:?}");
 }
 
 #[tokio::test]
