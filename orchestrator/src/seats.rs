@@ -17,7 +17,7 @@ use crate::schedule::Session;
 use crate::store::Store;
 use crate::store::StoreError;
 use crate::store::campaigns::CampaignRow;
-use crate::store::group::{Placed, Take};
+use crate::store::group::Take;
 use crate::store::seats::{SeatRow, WaitRow};
 
 use crate::billing::payment_label;
@@ -150,13 +150,9 @@ fn seat_rows(
 enum Seating {
     /// Seated; with a checkout provider, the page to pay on.
     Seated(Vec<SeatRow>, Option<String>),
-    /// No room (or the terms changed, when there was no place to fall
-    /// back on).
-    NoRoom,
-    /// No room: the place in line that was written instead.
-    Waiting(Placed),
-    /// The campaign's terms changed since `c` was read.
-    TermsChanged,
+    /// Not seated: what the seat take said instead (never
+    /// [`Take::Seated`]).
+    Refused(Take),
 }
 
 /// Seats `rows` on the campaign's terms `c` read them under, with an order
@@ -190,9 +186,7 @@ async fn seat_and_pay(
         .await
     {
         Ok(Take::Seated) => {}
-        Ok(Take::NoRoom) => return Ok(Seating::NoRoom),
-        Ok(Take::Waiting(placed)) => return Ok(Seating::Waiting(placed)),
-        Ok(Take::TermsChanged) => return Ok(Seating::TermsChanged),
+        Ok(refused) => return Ok(Seating::Refused(refused)),
         Err(StoreError::Conflict(_)) => {
             return Err(AccountError::Conflict(
                 "a joiner already holds a seat in this campaign".into(),
@@ -334,7 +328,7 @@ pub async fn join(
                     checkout_url,
                 });
             }
-            Seating::TermsChanged => {
+            Seating::Refused(Take::TermsChanged) => {
                 return Err(AccountError::Conflict(
                     "the campaign's schedule, tier or price changed while you joined; look \
                      again and join on the new terms"
@@ -342,8 +336,8 @@ pub async fn join(
                 ));
             }
             // Filled up meanwhile: the place went in with the seat take.
-            Seating::Waiting(placed) => placed,
-            Seating::NoRoom => store.join_waitlist(&entry).await,
+            Seating::Refused(Take::Waiting(placed)) => placed,
+            Seating::Refused(Take::NoRoom | Take::Seated) => store.join_waitlist(&entry).await,
         }
     } else {
         store.join_waitlist(&entry).await
@@ -694,7 +688,7 @@ pub async fn promote(
             }
             // A concurrent join took the seat first: back in line, in the
             // same place (the queue is ordered by when they joined).
-            Ok(Seating::NoRoom | Seating::TermsChanged | Seating::Waiting(_)) => {
+            Ok(Seating::Refused(_)) => {
                 store.reopen_wait(&head.id, None, now).await?;
                 return Ok(seated);
             }
