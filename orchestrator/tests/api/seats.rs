@@ -5,8 +5,9 @@ use orchestrator::accounts::{Role, TokenKeys};
 use orchestrator::http::RateLimits;
 use orchestrator::store::StoreError;
 use orchestrator::store::accounts::AccountRow;
+use orchestrator::store::campaigns::CampaignRow;
 use orchestrator::store::group::Take;
-use orchestrator::store::seats::WaitRow;
+use orchestrator::store::seats::{SeatRow, WaitRow};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -912,23 +913,8 @@ async fn a_join_on_terms_that_changed_meanwhile_takes_no_seat() {
     let (status, _) = patch(&app, &id, &gm, json!({"llm_tier": "openai"})).await;
     assert_eq!(status, StatusCode::OK);
     let (ann_id, _) = app.user("ann").await;
-    let seat = orchestrator::store::seats::SeatRow {
-        id: "seat-stale".into(),
-        campaign_id: id.clone(),
-        account_id: ann_id.clone(),
-        party_id: None,
-        status: "held".into(),
-        hold_expires_at: None,
-        price_minor: before.price_minor,
-        currency: before.currency.clone(),
-        quote: before.quote.clone(),
-        provider: "test".into(),
-        refund_minor: 0,
-        refund_offer_until: None,
-        created_at: 0,
-        order_id: None,
-    };
     let now = app.now.load(Ordering::SeqCst);
+    let seat = held_seat("seat-stale", &before, &ann_id, now);
     let taken = app
         .store
         .take_seats(
@@ -956,6 +942,26 @@ async fn a_join_on_terms_that_changed_meanwhile_takes_no_seat() {
     let after = app.store.campaign(&id).await.unwrap().unwrap();
     assert_eq!(after.seats_taken, 0);
     assert!(app.store.waitlist_head(&id).await.unwrap().is_none());
+}
+
+/// A seat of `c` held for `account` at `now` on `c`'s terms.
+fn held_seat(id: &str, c: &CampaignRow, account: &str, now: i64) -> SeatRow {
+    SeatRow {
+        id: id.into(),
+        campaign_id: c.id.clone(),
+        account_id: account.into(),
+        party_id: None,
+        status: "held".into(),
+        hold_expires_at: Some(now + 60_000),
+        price_minor: c.price_minor,
+        currency: c.currency.clone(),
+        quote: c.quote.clone(),
+        provider: "test".into(),
+        refund_minor: 0,
+        refund_offer_until: None,
+        created_at: now,
+        order_id: None,
+    }
 }
 
 /// A waitlist place for `account` in `campaign`, made at `now`.
@@ -988,26 +994,8 @@ async fn a_seat_take_that_finds_no_room_writes_its_place_in_line_instead() {
     assert_eq!(c.status, "full");
     let (cyd_id, _) = app.user("cyd").await;
     let now = app.now.load(Ordering::SeqCst);
-    let seat = orchestrator::store::seats::SeatRow {
-        id: "seat-late".into(),
-        campaign_id: id.clone(),
-        account_id: cyd_id.clone(),
-        party_id: None,
-        status: "held".into(),
-        hold_expires_at: Some(now + 60_000),
-        price_minor: c.price_minor,
-        currency: c.currency.clone(),
-        quote: c.quote.clone(),
-        provider: "test".into(),
-        refund_minor: 0,
-        refund_offer_until: None,
-        created_at: now,
-        order_id: None,
-    };
-    let seat_again = orchestrator::store::seats::SeatRow {
-        id: "seat-late-2".into(),
-        ..seat.clone()
-    };
+    let seat = held_seat("seat-late", &c, &cyd_id, now);
+    let seat_again = held_seat("seat-late-2", &c, &cyd_id, now);
     let place = wait_row("wait-late", &id, &cyd_id, now);
     let taken = app
         .store
