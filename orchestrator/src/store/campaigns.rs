@@ -2,7 +2,6 @@
 
 use sqlx::Row;
 
-use super::accounts::Standing;
 use super::{Store, StoreError};
 
 /// A campaign row.
@@ -62,13 +61,13 @@ pub struct CampaignRow {
     pub server_override: Option<String>,
 }
 
-const COLUMNS: &str = "id, gm_id, title, description, mode, settings, generator_version, seed, \
+pub(super) const COLUMNS: &str = "id, gm_id, title, description, mode, settings, generator_version, seed, \
      llm_tier, min_players, max_players, visibility, schedule, first_session_at, last_session_end, \
      session_count, session_minutes, price_minor, currency, quote, status, seats_taken, created_at, \
      published_at, \
      terms_version, server_override";
 
-fn campaign(r: &sqlx::any::AnyRow) -> Result<CampaignRow, sqlx::Error> {
+pub(super) fn campaign(r: &sqlx::any::AnyRow) -> Result<CampaignRow, sqlx::Error> {
     Ok(CampaignRow {
         id: r.try_get("id")?,
         gm_id: r.try_get("gm_id")?,
@@ -581,89 +580,6 @@ impl Store {
         Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
     }
 
-    /// Everything a join decides on, in one round trip: the campaign, the
-    /// standing of the `caller`'s account, and whether any of `members`
-    /// holds a live seat there, a block stands between a member and the
-    /// game master or anyone seated, or unpaid holds have lapsed by `now`.
-    pub async fn join_view(
-        &self,
-        campaign: &str,
-        caller: &str,
-        members: &[String],
-        now: i64,
-    ) -> Result<Option<JoinView>, StoreError> {
-        if members.is_empty() {
-            return Ok(None);
-        }
-        let list = super::placeholders(4, members.len());
-        let flag =
-            |cond: String| format!("CAST(CASE WHEN EXISTS ({cond}) THEN 1 ELSE 0 END AS BIGINT)");
-        let sql = format!(
-            "SELECT {COLUMNS}, {} AS any_seated, {} AS gm_block, {} AS seat_block, {} AS lapsed, \
-             {} AS seated_elsewhere, a.caller_role, a.caller_standing, a.caller_suspended_until \
-             FROM campaigns c LEFT JOIN (SELECT role AS caller_role, standing AS caller_standing, \
-               suspended_until AS caller_suspended_until FROM accounts WHERE id = $3) AS a ON 1 = 1 \
-             WHERE c.id = $1",
-            flag(format!(
-                "SELECT 1 FROM seats s WHERE s.campaign_id = c.id \
-                 AND s.status IN ('held', 'confirmed') AND s.account_id IN ({list})"
-            )),
-            flag(format!(
-                "SELECT 1 FROM blocks b WHERE (b.blocker_id = c.gm_id AND b.blocked_id IN ({list})) \
-                 OR (b.blocked_id = c.gm_id AND b.blocker_id IN ({list}))"
-            )),
-            // From the joiners' blocks (few) to the seats they name, not
-            // from every seat of the campaign to its blocks.
-            flag(format!(
-                "SELECT 1 FROM blocks b JOIN seats s ON s.campaign_id = c.id \
-                 AND s.account_id = b.blocked_id AND s.status IN ('held', 'confirmed') \
-                 WHERE b.blocker_id IN ({list}) \
-                 UNION ALL SELECT 1 FROM blocks b JOIN seats s ON s.campaign_id = c.id \
-                 AND s.account_id = b.blocker_id AND s.status IN ('held', 'confirmed') \
-                 WHERE b.blocked_id IN ({list})"
-            )),
-            flag(
-                "SELECT 1 FROM seats s WHERE s.campaign_id = c.id AND s.status = 'held' \
-                  AND s.hold_expires_at <= $2"
-                    .to_string()
-            ),
-            flag(format!(
-                "SELECT 1 FROM seats s WHERE s.account_id IN ({list}) \
-                 AND s.status IN ('held', 'confirmed') AND s.campaign_id <> c.id"
-            )),
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(campaign)
-            .bind(now)
-            .bind(caller);
-        for m in members {
-            q = q.bind(m);
-        }
-        let Some(r) = q.fetch_optional(self.pool()).await? else {
-            return Ok(None);
-        };
-        let flag =
-            |name: &str| -> Result<bool, sqlx::Error> { Ok(r.try_get::<i64, _>(name)? != 0) };
-        Ok(Some(JoinView {
-            campaign: self::campaign(&r)?,
-            any_seated: flag("any_seated")?,
-            gm_block: flag("gm_block")?,
-            seat_block: flag("seat_block")?,
-            lapsed_holds: flag("lapsed")?,
-            seated_elsewhere: flag("seated_elsewhere")?,
-            caller: r
-                .try_get::<Option<String>, _>("caller_standing")?
-                .map(|standing| -> Result<Standing, sqlx::Error> {
-                    Ok(Standing {
-                        role: r.try_get("caller_role")?,
-                        standing,
-                        suspended_until: r.try_get("caller_suspended_until")?,
-                    })
-                })
-                .transpose()?,
-        }))
-    }
-
     /// The campaigns other than `except` in which `account` holds a live seat.
     pub async fn campaigns_seated_in(
         &self,
@@ -681,24 +597,4 @@ impl Store {
             .await?;
         Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
     }
-}
-
-/// What [`Store::join_view`] reads.
-#[derive(Debug, Clone)]
-pub struct JoinView {
-    /// The campaign.
-    pub campaign: CampaignRow,
-    /// A joiner already holds a live seat there.
-    pub any_seated: bool,
-    /// A block stands between a joiner and the game master.
-    pub gm_block: bool,
-    /// A block stands between a joiner and someone seated.
-    pub seat_block: bool,
-    /// Some unpaid hold there has run out.
-    pub lapsed_holds: bool,
-    /// A joiner holds a live seat in another campaign (whose sessions may
-    /// overlap this one's).
-    pub seated_elsewhere: bool,
-    /// The caller's account, `None` when it is gone.
-    pub caller: Option<Standing>,
 }

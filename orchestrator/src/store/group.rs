@@ -271,6 +271,7 @@ impl GroupWriter {
             return Ok((Vec::new(), placed));
         }
         let mut tx = self.pool.begin().await?;
+        let together = take_together(&mut tx, takes).await?;
         let mut fits = Vec::with_capacity(takes.len());
         // The fewest seats a campaign was found to have no room for in this
         // group: seat counts only go up before the commit, so a later take
@@ -279,24 +280,15 @@ impl GroupWriter {
         let mut no_room: HashMap<&str, usize> = HashMap::new();
         for t in takes {
             let campaign = t.seats[0].campaign_id.as_str();
+            if together.contains(campaign) {
+                fits.push(true);
+                continue;
+            }
             if no_room.get(campaign).is_some_and(|n| t.seats.len() >= *n) {
                 fits.push(false);
                 continue;
             }
-            let n = i64::try_from(t.seats.len()).unwrap_or(i64::MAX);
-            let taken = sqlx::query(
-                "UPDATE campaigns SET seats_taken = seats_taken + $2, updated_at = $3, \
-                 status = CASE WHEN seats_taken + $2 >= max_players THEN 'full' ELSE status END \
-                 WHERE id = $1 AND status = 'published' AND seats_taken + $2 <= max_players \
-                 AND terms_version = $4",
-            )
-            .bind(&t.seats[0].campaign_id)
-            .bind(n)
-            .bind(t.now)
-            .bind(t.terms_version)
-            .execute(&mut *tx)
-            .await?;
-            let fit = taken.rows_affected() == 1;
+            let fit = take_room(&mut tx, campaign, t.seats.len(), t.now, t.terms_version).await?;
             if !fit {
                 let least = no_room.entry(campaign).or_insert(t.seats.len());
                 *least = (*least).min(t.seats.len());
@@ -346,6 +338,67 @@ impl GroupWriter {
         tx.commit().await?;
         Ok((taken, placed))
     }
+}
+
+/// Counts `seats` more seats taken in a published campaign, if they fit
+/// and its terms are still `terms_version`; false (and nothing changed)
+/// otherwise. The campaign is full once its last seat is taken.
+async fn take_room(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    campaign: &str,
+    seats: usize,
+    now: i64,
+    terms_version: i64,
+) -> Result<bool, StoreError> {
+    let taken = sqlx::query(
+        "UPDATE campaigns SET seats_taken = seats_taken + $2, updated_at = $3, \
+         status = CASE WHEN seats_taken + $2 >= max_players THEN 'full' ELSE status END \
+         WHERE id = $1 AND status = 'published' AND seats_taken + $2 <= max_players \
+         AND terms_version = $4",
+    )
+    .bind(campaign)
+    .bind(i64::try_from(seats).unwrap_or(i64::MAX))
+    .bind(now)
+    .bind(terms_version)
+    .execute(&mut **tx)
+    .await?;
+    Ok(taken.rows_affected() == 1)
+}
+
+/// The campaigns all of whose takes in the group fit at once, counted in
+/// one statement each: while a campaign fills, the takes of a group
+/// mostly all fit, and one statement per take was the group's longest
+/// chain of round trips. A campaign with one take, with takes on
+/// different terms, or whose takes do not all fit is left to the takes
+/// one by one.
+async fn take_together<'t>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    takes: &[&'t SeatTake],
+) -> Result<HashSet<&'t str>, StoreError> {
+    // Per campaign, in the order first seen: seats, takes, latest time,
+    // and the terms (None once two takes disagree).
+    let mut sums: Vec<(&str, usize, usize, i64, Option<i64>)> = Vec::new();
+    for t in takes {
+        let campaign = t.seats[0].campaign_id.as_str();
+        match sums.iter_mut().find(|s| s.0 == campaign) {
+            Some(s) => {
+                s.1 += t.seats.len();
+                s.2 += 1;
+                s.3 = s.3.max(t.now);
+                s.4 = s.4.filter(|v| *v == t.terms_version);
+            }
+            None => sums.push((campaign, t.seats.len(), 1, t.now, Some(t.terms_version))),
+        }
+    }
+    let mut together = HashSet::new();
+    for (campaign, seats, count, now, terms) in sums {
+        if let Some(terms) = terms.filter(|_| count > 1)
+            && take_room(tx, campaign, seats, now, terms).await?
+        {
+            together.insert(campaign);
+        }
+    }
+    Ok(together)
 }
 
 /// What becomes of a seat take that did not fit.

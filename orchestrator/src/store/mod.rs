@@ -12,6 +12,7 @@ pub mod safety;
 pub mod seats;
 pub mod social;
 pub mod tickets;
+pub mod views;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -79,6 +80,8 @@ pub struct Store {
     backend: Backend,
     /// Where joins' writes go to be committed together.
     group: group::GroupQueue,
+    /// Where joins' views go to be read together.
+    views: views::ViewQueue,
 }
 
 impl Store {
@@ -120,23 +123,30 @@ impl Store {
             Backend::Sqlite => 8,
             Backend::Postgres => 16,
         };
-        let pool = pool_options(backend, max)
+        let pool = pool_options(backend, max, Plans::Chosen)
             .connect_with(options.clone())
             .await?;
         // Joins' group writer has a connection of its own: queued behind
         // hundreds of reads for one of the pool's, every group waited for
         // the reads of the joins it was about to answer. (An in-memory
         // SQLite database lives in one pool only.)
-        let group_pool = if url.contains(":memory:") || url.contains("mode=memory") {
-            pool.clone()
+        // The join view reader has its own connections for the same reason.
+        let (group_pool, view_pool) = if url.contains(":memory:") || url.contains("mode=memory") {
+            (pool.clone(), pool.clone())
         } else {
-            pool_options(backend, 1).connect_lazy_with(options)
+            let readers = u32::try_from(views::IN_FLIGHT).unwrap_or(1);
+            (
+                pool_options(backend, 1, Plans::Chosen).connect_lazy_with(options.clone()),
+                pool_options(backend, readers, Plans::Generic).connect_lazy_with(options),
+            )
         };
         let group = group::start(group_pool, backend == Backend::Postgres)?;
+        let views = views::start(view_pool);
         Ok(Store {
             pool,
             backend,
             group,
+            views,
         })
     }
 
@@ -248,8 +258,21 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// How Postgres plans a pool's prepared statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plans {
+    /// As Postgres chooses: planned for each run's values at first, and
+    /// for any values once that looks no worse. Range filters (listings by
+    /// date or price) want plans made for their values.
+    Chosen,
+    /// Planned once for any values. For statements whose every lookup is
+    /// by key, where planning for the values only costs time: the batched
+    /// join view took longer to plan for its values than to run.
+    Generic,
+}
+
 /// Pool options for `max` connections of `backend`.
-fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
+fn pool_options(backend: Backend, max: u32, plans: Plans) -> AnyPoolOptions {
     let pool = AnyPoolOptions::new()
         .max_connections(max)
         // No ping before every use: on SQLite it is one more hand-off to
@@ -258,7 +281,17 @@ fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
         // closed, and idle ones are retired by the pool anyway.
         .test_before_acquire(false);
     if backend != Backend::Sqlite {
-        return pool;
+        if plans == Plans::Chosen {
+            return pool;
+        }
+        return pool.after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::query("SET plan_cache_mode = force_generic_plan")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        });
     }
     // Foreign keys and a busy timeout for every SQLite connection.
     pool.after_connect(|conn, _| {

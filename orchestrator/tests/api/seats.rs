@@ -1029,6 +1029,105 @@ async fn a_seat_take_that_finds_no_room_writes_its_place_in_line_instead() {
 }
 
 #[tokio::test]
+async fn join_views_asked_for_at_once_each_read_as_they_would_alone() {
+    let app = spawn_app().await;
+    let (a, gm) = campaign(&app, 4).await;
+    let b = app
+        .published_campaign(&gm, campaign_body("Other Table", 4, 7))
+        .await;
+    let (nova_id, nova) = app.user("nova").await;
+    let (troll_id, _) = app.user("troll").await;
+    let (outcast_id, _) = app.user("outcast").await;
+    let (plain_id, _) = app.user("plain").await;
+    let (late_id, _) = app.user("late").await;
+    assert_eq!(join(&app, &a, &nova, false).await.0, StatusCode::CREATED);
+    app.json(
+        Method::POST,
+        "/api/v1/me/blocks",
+        Some(&nova),
+        Some(json!({"handle": "troll"})),
+    )
+    .await;
+    app.json(
+        Method::POST,
+        "/api/v1/me/blocks",
+        Some(&gm),
+        Some(json!({"handle": "outcast"})),
+    )
+    .await;
+    // A hold in B that lapses a minute from now.
+    let now = app.now.load(Ordering::SeqCst);
+    let cb = app.store.campaign(&b).await.unwrap().unwrap();
+    let hold = held_seat("seat-late", &cb, &late_id, now);
+    let taken = app
+        .store
+        .take_seats(&[hold], None, cb.terms_version, now, None)
+        .await
+        .unwrap();
+    assert!(matches!(taken, Take::Seated), "{taken:?}");
+
+    let mut asks = Vec::new();
+    for campaign in [a.as_str(), b.as_str(), "no-such-campaign"] {
+        for caller in [&nova_id, &troll_id, &outcast_id, &plain_id, "gone-account"] {
+            for at in [now, now + 120_000] {
+                asks.push((campaign, caller.to_string(), vec![caller.to_string()], at));
+            }
+        }
+        // A party: the plain player with the one a seated player blocks.
+        asks.push((
+            campaign,
+            plain_id.clone(),
+            vec![plain_id.clone(), troll_id.clone()],
+            now,
+        ));
+    }
+    let mut alone = Vec::new();
+    for (campaign, caller, members, at) in &asks {
+        alone.push(
+            app.store
+                .join_view(campaign, caller, members, *at)
+                .await
+                .unwrap(),
+        );
+    }
+    let together =
+        futures_util::future::join_all(asks.iter().map(|(campaign, caller, members, at)| {
+            app.store.join_view(campaign, caller, members, *at)
+        }))
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    assert_eq!(together, alone);
+
+    // And alone, each says what it should.
+    let view = |campaign: &str, caller: &str, members: usize, at: i64| {
+        asks.iter()
+            .position(|(c, who, m, t)| {
+                *c == campaign && who == caller && m.len() == members && *t == at
+            })
+            .and_then(|i| together[i].clone())
+    };
+    let seated = view(&a, &nova_id, 1, now).unwrap();
+    assert!(seated.any_seated && !seated.seated_elsewhere && !seated.lapsed_holds);
+    assert_eq!(seated.campaign.id, a);
+    assert_eq!(seated.caller.unwrap().standing, "active");
+    let elsewhere = view(&b, &nova_id, 1, now).unwrap();
+    assert!(!elsewhere.any_seated && elsewhere.seated_elsewhere);
+    assert!(view(&a, &troll_id, 1, now).unwrap().seat_block);
+    assert!(!view(&b, &troll_id, 1, now).unwrap().seat_block);
+    assert!(view(&a, &plain_id, 2, now).unwrap().seat_block);
+    let outcast = view(&b, &outcast_id, 1, now).unwrap();
+    assert!(outcast.gm_block && !outcast.seat_block);
+    let plain = view(&a, &plain_id, 1, now).unwrap();
+    assert!(!plain.any_seated && !plain.gm_block && !plain.seat_block && !plain.seated_elsewhere);
+    assert!(!view(&b, &plain_id, 1, now).unwrap().lapsed_holds);
+    assert!(view(&b, &plain_id, 1, now + 120_000).unwrap().lapsed_holds);
+    assert!(view(&a, "gone-account", 1, now).unwrap().caller.is_none());
+    assert!(view("no-such-campaign", &plain_id, 1, now).is_none());
+}
+
+#[tokio::test]
 async fn cancelling_refunds_every_seat_in_full_and_ends_the_waitlist() {
     let app = spawn_app().await;
     let (id, gm) = campaign(&app, 2).await;
