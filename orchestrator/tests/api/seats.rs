@@ -52,6 +52,17 @@ async fn join(app: &TestApp, id: &str, token: &str, party: bool) -> (StatusCode,
     .await
 }
 
+/// `token`'s holder blocks the player `handle`.
+async fn block(app: &TestApp, token: &str, handle: &str) {
+    app.json(
+        Method::POST,
+        "/api/v1/me/blocks",
+        Some(token),
+        Some(json!({"handle": handle})),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_player_takes_a_confirmed_seat_once_at_the_quoted_price() {
     let app = spawn_app().await;
@@ -224,25 +235,13 @@ async fn nobody_is_seated_alongside_someone_who_blocks_them() {
     let (_, nova) = app.user("nova").await;
     let (_, troll) = app.user("troll").await;
     assert_eq!(join(&app, &id, &nova, false).await.0, StatusCode::CREATED);
-    app.json(
-        Method::POST,
-        "/api/v1/me/blocks",
-        Some(&nova),
-        Some(json!({"handle": "troll"})),
-    )
-    .await;
+    block(&app, &nova, "troll").await;
     let (status, err) = join(&app, &id, &troll, false).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
     // Nor in a campaign whose game master blocks them.
     let (_, outcast) = app.user("outcast").await;
     let keeper = app.log_in("keeper").await.0;
-    app.json(
-        Method::POST,
-        "/api/v1/me/blocks",
-        Some(&keeper),
-        Some(json!({"handle": "outcast"})),
-    )
-    .await;
+    block(&app, &keeper, "outcast").await;
     let (status, _) = join(&app, &id, &outcast, false).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Anyone else still gets in.
@@ -1041,20 +1040,8 @@ async fn join_views_asked_for_at_once_each_read_as_they_would_alone() {
     let (plain_id, _) = app.user("plain").await;
     let (late_id, _) = app.user("late").await;
     assert_eq!(join(&app, &a, &nova, false).await.0, StatusCode::CREATED);
-    app.json(
-        Method::POST,
-        "/api/v1/me/blocks",
-        Some(&nova),
-        Some(json!({"handle": "troll"})),
-    )
-    .await;
-    app.json(
-        Method::POST,
-        "/api/v1/me/blocks",
-        Some(&gm),
-        Some(json!({"handle": "outcast"})),
-    )
-    .await;
+    block(&app, &nova, "troll").await;
+    block(&app, &gm, "outcast").await;
     // A hold in B that lapses a minute from now.
     let now = app.now.load(Ordering::SeqCst);
     let cb = app.store.campaign(&b).await.unwrap().unwrap();
