@@ -375,27 +375,40 @@ async fn take_together<'t>(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     takes: &[&'t SeatTake],
 ) -> Result<HashSet<&'t str>, StoreError> {
-    // Per campaign, in the order first seen: seats, takes, latest time,
-    // and the terms (None once two takes disagree).
-    let mut sums: Vec<(&str, usize, usize, i64, Option<i64>)> = Vec::new();
+    /// A campaign's takes in the group, summed.
+    struct Sum<'t> {
+        campaign: &'t str,
+        seats: usize,
+        takes: usize,
+        latest: i64,
+        /// The takes' terms, `None` once two disagree.
+        terms: Option<i64>,
+    }
+    let mut sums: Vec<Sum<'t>> = Vec::new();
     for t in takes {
         let campaign = t.seats[0].campaign_id.as_str();
-        match sums.iter_mut().find(|s| s.0 == campaign) {
+        match sums.iter_mut().find(|s| s.campaign == campaign) {
             Some(s) => {
-                s.1 += t.seats.len();
-                s.2 += 1;
-                s.3 = s.3.max(t.now);
-                s.4 = s.4.filter(|v| *v == t.terms_version);
+                s.seats += t.seats.len();
+                s.takes += 1;
+                s.latest = s.latest.max(t.now);
+                s.terms = s.terms.filter(|v| *v == t.terms_version);
             }
-            None => sums.push((campaign, t.seats.len(), 1, t.now, Some(t.terms_version))),
+            None => sums.push(Sum {
+                campaign,
+                seats: t.seats.len(),
+                takes: 1,
+                latest: t.now,
+                terms: Some(t.terms_version),
+            }),
         }
     }
     let mut together = HashSet::new();
-    for (campaign, seats, count, now, terms) in sums {
-        if let Some(terms) = terms.filter(|_| count > 1)
-            && take_room(tx, campaign, seats, now, terms).await?
+    for s in sums {
+        if let Some(terms) = s.terms.filter(|_| s.takes > 1)
+            && take_room(tx, s.campaign, s.seats, s.latest, terms).await?
         {
-            together.insert(campaign);
+            together.insert(s.campaign);
         }
     }
     Ok(together)
