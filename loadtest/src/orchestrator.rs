@@ -604,6 +604,20 @@ pub async fn joins(o: JoinOptions) -> anyhow::Result<()> {
         Some(s) => println!("POST /api/v1/campaigns/{{id}}/join latency: {s}"),
         None => bail!("no request succeeded"),
     }
+    // Campaigns are joined one after another, so a stall shows in the
+    // campaign being joined at the time.
+    let mut by_campaign = vec![Vec::new(); ids.len()];
+    for (n, d) in &result.numbered {
+        let k = ((n / players) % u64::from(o.campaigns)) as usize;
+        if let Some(c) = by_campaign.get_mut(k) {
+            c.push(*d);
+        }
+    }
+    for (k, samples) in by_campaign.into_iter().enumerate() {
+        if let Some(s) = Summary::of(samples) {
+            println!("  campaign {k}: {s}");
+        }
+    }
     for (status, samples) in result.by_status {
         let what = match status {
             201 => "seated",
@@ -652,6 +666,8 @@ struct OpenLoop {
     /// Latencies of the requests that succeeded, by the status they
     /// answered with.
     by_status: std::collections::BTreeMap<u16, Vec<Duration>>,
+    /// Each succeeded request's number and latency, in no order.
+    numbered: Vec<(u64, Duration)>,
     /// Requests that failed or answered with an error.
     failures: u64,
     /// Requests sent.
@@ -705,7 +721,7 @@ async fn open_loop_n(
             match status {
                 Some(status) => {
                     if let Ok(mut s) = samples.lock() {
-                        s.push((status, sent.elapsed()));
+                        s.push((n, status, sent.elapsed()));
                     }
                 }
                 None => {
@@ -718,16 +734,19 @@ async fn open_loop_n(
         let _ = t.await;
     }
     let elapsed = start.elapsed();
-    let answered: Vec<(u16, Duration)> = samples
+    let answered: Vec<(u64, u16, Duration)> = samples
         .lock()
         .map(|mut s| std::mem::take(&mut *s))
         .unwrap_or_default();
     let mut by_status = std::collections::BTreeMap::<u16, Vec<Duration>>::new();
-    for (status, d) in answered {
+    let mut numbered = Vec::with_capacity(answered.len());
+    for (n, status, d) in answered {
         by_status.entry(status).or_default().push(d);
+        numbered.push((n, d));
     }
     OpenLoop {
         by_status,
+        numbered,
         failures: failures.load(Ordering::Relaxed),
         total,
         elapsed,
