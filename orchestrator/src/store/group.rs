@@ -27,9 +27,10 @@ use super::{Store, StoreError, placeholders};
 /// eight, well under either backend's limit on bound values).
 const MAX_GROUP: usize = 128;
 
-/// A group stops growing once its writes bind this many bytes (values and
-/// their per-value framing), so each of its statements goes out in one
-/// TLS record (16 KiB of plaintext, with room left for the rest of the
+/// A group stops growing before any one of its inserts (seats, orders or
+/// waitlist places) would bind more than this many bytes (values and their
+/// per-value framing), so each of its statements goes out in one TLS
+/// record (16 KiB of plaintext, with room left for the rest of the
 /// message). The Postgres driver writes each record with a write of its
 /// own, without `TCP_NODELAY`: a second record waited for the server's
 /// delayed acknowledgement of the first, and groups of about 100 places
@@ -97,12 +98,17 @@ enum Pending {
 }
 
 impl Pending {
-    /// About how many bytes this write binds in the group's statements.
-    fn bound_bytes(&self) -> usize {
+    /// About how many bytes this write binds in each of the group's
+    /// inserts, at most: a seat take's seats and order if it fits, its
+    /// place in line if it does not.
+    fn bound_bytes(&self) -> Bound {
         match self {
-            Pending::Place(w, _) => place_bytes(w),
-            Pending::Seats(t, _) => {
-                let seats: usize = t
+            Pending::Place(w, _) => Bound {
+                places: place_bytes(w),
+                ..Bound::default()
+            },
+            Pending::Seats(t, _) => Bound {
+                seats: t
                     .seats
                     .iter()
                     .map(|s| {
@@ -117,8 +123,8 @@ impl Pending {
                             + maybe(s.order_id.as_ref())
                             + 5 * INT
                     })
-                    .sum();
-                let order = t.order.as_ref().map_or(0, |o| {
+                    .sum(),
+                orders: t.order.as_ref().map_or(0, |o| {
                     text(&o.id)
                         + text(&o.account_id)
                         + text(&o.campaign_id)
@@ -126,9 +132,9 @@ impl Pending {
                         + text(&o.status)
                         + text(&o.currency)
                         + 8 * INT
-                });
-                seats + order + t.fallback.as_ref().map_or(0, place_bytes)
-            }
+                }),
+                places: t.fallback.as_ref().map_or(0, place_bytes),
+            },
         }
     }
 
@@ -158,6 +164,30 @@ fn answer(group: impl IntoIterator<Item = Pending>, (taken, placed): Answers) {
                 let _ = reply.send(taken.next().unwrap_or_else(|| Err(stopped())));
             }
         }
+    }
+}
+
+/// Bytes bound in each of a group's inserts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Bound {
+    seats: usize,
+    orders: usize,
+    places: usize,
+}
+
+impl Bound {
+    /// Both together.
+    fn plus(self, other: Bound) -> Bound {
+        Bound {
+            seats: self.seats + other.seats,
+            orders: self.orders + other.orders,
+            places: self.places + other.places,
+        }
+    }
+
+    /// Whether every insert stays within [`MAX_GROUP_BYTES`].
+    fn fits(self) -> bool {
+        self.seats.max(self.orders).max(self.places) <= MAX_GROUP_BYTES
     }
 }
 
@@ -255,8 +285,9 @@ impl Store {
 }
 
 /// A group: `first` and whatever else is queued, up to [`MAX_GROUP`]
-/// writes and [`MAX_GROUP_BYTES`] bound bytes. A write that would take the
-/// group past the byte budget is left in `carried`, to start the next one.
+/// writes and [`MAX_GROUP_BYTES`] bound bytes per insert. A write that
+/// would take the group past the byte budget is left in `carried`, to
+/// start the next one.
 fn gather(
     first: Pending,
     rx: &mut mpsc::UnboundedReceiver<Pending>,
@@ -266,12 +297,12 @@ fn gather(
     let mut group = vec![first];
     while group.len() < MAX_GROUP {
         let Ok(p) = rx.try_recv() else { break };
-        let more = p.bound_bytes();
-        if bytes + more > MAX_GROUP_BYTES {
+        let more = bytes.plus(p.bound_bytes());
+        if !more.fits() {
             *carried = Some(p);
             break;
         }
-        bytes += more;
+        bytes = more;
         group.push(p);
     }
     group
@@ -791,8 +822,9 @@ async fn insert_places(
 mod tests {
     use tokio::sync::{mpsc, oneshot};
 
-    use super::{MAX_GROUP, MAX_GROUP_BYTES, Pending, gather, value_rows};
-    use crate::store::seats::WaitRow;
+    use super::{MAX_GROUP, MAX_GROUP_BYTES, Pending, SeatTake, gather, value_rows};
+    use crate::store::billing::OrderRow;
+    use crate::store::seats::{SeatRow, WaitRow};
 
     fn place(n: usize) -> Pending {
         let w = WaitRow {
@@ -816,7 +848,7 @@ mod tests {
         }
         let mut carried = None;
         let group = gather(place(0), &mut rx, &mut carried);
-        let bytes: usize = group.iter().map(Pending::bound_bytes).sum();
+        let bytes: usize = group.iter().map(|p| p.bound_bytes().places).sum();
         assert!(bytes <= MAX_GROUP_BYTES, "{bytes} bytes");
         assert!(
             group.len() > 32 && group.len() < MAX_GROUP,
@@ -834,6 +866,72 @@ mod tests {
             &mut carried,
         );
         assert_eq!(second.len(), group.len());
+    }
+
+    fn take(n: usize) -> Pending {
+        let Pending::Place(fallback, _) = place(n) else {
+            unreachable!()
+        };
+        let seat = SeatRow {
+            id: format!("s{n:035}"),
+            campaign_id: fallback.campaign_id.clone(),
+            account_id: fallback.account_id.clone(),
+            party_id: None,
+            status: "confirmed".into(),
+            hold_expires_at: None,
+            price_minor: 1_250,
+            currency: "EUR".into(),
+            quote: "q".repeat(340),
+            provider: "test".into(),
+            refund_minor: 0,
+            refund_offer_until: None,
+            created_at: fallback.created_at,
+            order_id: Some(format!("o{n:035}")),
+        };
+        let order = OrderRow {
+            id: format!("o{n:035}"),
+            account_id: seat.account_id.clone(),
+            campaign_id: seat.campaign_id.clone(),
+            provider: "test".into(),
+            status: "paid".into(),
+            seats: 1,
+            unit_minor: 1_250,
+            amount_minor: 1_250,
+            discount_minor: 0,
+            currency: "EUR".into(),
+            checkout_id: None,
+            checkout_url: None,
+            payment_intent: None,
+            expires_at: None,
+            created_at: seat.created_at,
+            paid_at: Some(seat.created_at),
+        };
+        let t = SeatTake {
+            seats: vec![seat],
+            order: Some(order),
+            terms_version: 1,
+            now: fallback.created_at,
+            fallback: Some(fallback),
+        };
+        Pending::Seats(Box::new(t), oneshot::channel().0)
+    }
+
+    #[test]
+    fn seat_takes_count_toward_each_insert_they_may_make_not_all_at_once() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for n in 1..300 {
+            tx.send(take(n)).unwrap();
+        }
+        let mut carried = None;
+        let group = gather(take(0), &mut rx, &mut carried);
+        let each = take(0).bound_bytes();
+        let seats: usize = group.iter().map(|p| p.bound_bytes().seats).sum();
+        assert!(seats <= MAX_GROUP_BYTES, "{seats} bytes of seats");
+        // Limited by the seats insert, the largest: more takes than the
+        // three inserts' bytes added up would allow.
+        assert_eq!(group.len(), MAX_GROUP_BYTES / each.seats);
+        assert!(group.len() > MAX_GROUP_BYTES / (each.seats + each.orders + each.places));
+        assert!(carried.is_some());
     }
 
     #[test]
