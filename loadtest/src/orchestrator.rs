@@ -585,9 +585,11 @@ pub async fn joins(o: JoinOptions) -> anyhow::Result<()> {
     let total = u64::from(o.players) * u64::from(o.campaigns);
     let secs = total.div_ceil(u64::from(o.rate));
     let players = u64::from(o.players);
+    // Request n is player n % players joining campaign n / players.
+    let campaign_of = |n: u64| ((n / players) % u64::from(o.campaigns)) as usize;
     let result = open_loop_n(o.rate, total.min(u64::from(o.rate) * secs), |n| {
         let token = &tokens[(n % players) as usize];
-        let id = &ids[((n / players) % u64::from(o.campaigns)) as usize];
+        let id = &ids[campaign_of(n)];
         http.post(format!("{url}/api/v1/campaigns/{id}/join"))
             .bearer_auth(token)
             .json(&json!({}))
@@ -607,10 +609,9 @@ pub async fn joins(o: JoinOptions) -> anyhow::Result<()> {
     // Campaigns are joined one after another, so a stall shows in the
     // campaign being joined at the time.
     let mut by_campaign = vec![Vec::new(); ids.len()];
-    for (n, d) in &result.numbered {
-        let k = ((n / players) % u64::from(o.campaigns)) as usize;
-        if let Some(c) = by_campaign.get_mut(k) {
-            c.push(*d);
+    for a in &result.answered {
+        if let Some(c) = by_campaign.get_mut(campaign_of(a.n)) {
+            c.push(a.latency);
         }
     }
     for (k, samples) in by_campaign.into_iter().enumerate() {
@@ -618,7 +619,7 @@ pub async fn joins(o: JoinOptions) -> anyhow::Result<()> {
             println!("  campaign {k}: {s}");
         }
     }
-    for (status, samples) in result.by_status {
+    for (status, samples) in result.by_status() {
         let what = match status {
             201 => "seated",
             202 => "waitlisted",
@@ -661,13 +662,20 @@ pub async fn joins(o: JoinOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A request that succeeded.
+struct Answered {
+    /// Its number in the run.
+    n: u64,
+    /// The status it answered with.
+    status: u16,
+    /// How long it took.
+    latency: Duration,
+}
+
 /// What an open-loop run saw.
 struct OpenLoop {
-    /// Latencies of the requests that succeeded, by the status they
-    /// answered with.
-    by_status: std::collections::BTreeMap<u16, Vec<Duration>>,
-    /// Each succeeded request's number and latency, in no order.
-    numbered: Vec<(u64, Duration)>,
+    /// The requests that succeeded, in no order.
+    answered: Vec<Answered>,
     /// Requests that failed or answered with an error.
     failures: u64,
     /// Requests sent.
@@ -679,7 +687,17 @@ struct OpenLoop {
 impl OpenLoop {
     /// Latencies of all the requests that succeeded.
     fn samples(&self) -> Vec<Duration> {
-        self.by_status.values().flatten().copied().collect()
+        self.answered.iter().map(|a| a.latency).collect()
+    }
+
+    /// Latencies of the requests that succeeded, by the status they
+    /// answered with.
+    fn by_status(&self) -> std::collections::BTreeMap<u16, Vec<Duration>> {
+        let mut by_status = std::collections::BTreeMap::<u16, Vec<Duration>>::new();
+        for a in &self.answered {
+            by_status.entry(a.status).or_default().push(a.latency);
+        }
+        by_status
     }
 }
 
@@ -721,7 +739,11 @@ async fn open_loop_n(
             match status {
                 Some(status) => {
                     if let Ok(mut s) = samples.lock() {
-                        s.push((n, status, sent.elapsed()));
+                        s.push(Answered {
+                            n,
+                            status,
+                            latency: sent.elapsed(),
+                        });
                     }
                 }
                 None => {
@@ -734,19 +756,12 @@ async fn open_loop_n(
         let _ = t.await;
     }
     let elapsed = start.elapsed();
-    let answered: Vec<(u64, u16, Duration)> = samples
+    let answered = samples
         .lock()
         .map(|mut s| std::mem::take(&mut *s))
         .unwrap_or_default();
-    let mut by_status = std::collections::BTreeMap::<u16, Vec<Duration>>::new();
-    let mut numbered = Vec::with_capacity(answered.len());
-    for (n, status, d) in answered {
-        by_status.entry(status).or_default().push(d);
-        numbered.push((n, d));
-    }
     OpenLoop {
-        by_status,
-        numbered,
+        answered,
         failures: failures.load(Ordering::Relaxed),
         total,
         elapsed,
