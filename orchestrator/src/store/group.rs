@@ -108,31 +108,8 @@ impl Pending {
                 ..Bound::default()
             },
             Pending::Seats(t, _) => Bound {
-                seats: t
-                    .seats
-                    .iter()
-                    .map(|s| {
-                        text(&s.id)
-                            + text(&s.campaign_id)
-                            + text(&s.account_id)
-                            + maybe(s.party_id.as_ref())
-                            + text(&s.status)
-                            + text(&s.currency)
-                            + text(&s.quote)
-                            + text(&s.provider)
-                            + maybe(s.order_id.as_ref())
-                            + 5 * INT
-                    })
-                    .sum(),
-                orders: t.order.as_ref().map_or(0, |o| {
-                    text(&o.id)
-                        + text(&o.account_id)
-                        + text(&o.campaign_id)
-                        + text(&o.provider)
-                        + text(&o.status)
-                        + text(&o.currency)
-                        + 8 * INT
-                }),
+                seats: t.seats.iter().map(seat_bytes).sum(),
+                orders: t.order.as_ref().map_or(0, order_bytes),
                 places: t.fallback.as_ref().map_or(0, place_bytes),
             },
         }
@@ -189,16 +166,6 @@ impl Bound {
     fn fits(self) -> bool {
         self.seats.max(self.orders).max(self.places) <= MAX_GROUP_BYTES
     }
-}
-
-/// The bytes a waitlist place binds, framing included.
-fn place_bytes(w: &WaitRow) -> usize {
-    text(&w.id)
-        + text(&w.campaign_id)
-        + text(&w.account_id)
-        + maybe(w.party_id.as_ref())
-        + text("waiting")
-        + 3 * INT
 }
 
 /// Where a store sends joins' writes: the group writer's queue.
@@ -606,6 +573,18 @@ fn value_rows(rows: usize, cols: usize) -> String {
         .join(", ")
 }
 
+/// The bytes [`insert_orders`] binds for `o`, framing included (kept
+/// beside its bind list: 6 text values and 8 integers).
+fn order_bytes(o: &OrderRow) -> usize {
+    text(&o.id)
+        + text(&o.account_id)
+        + text(&o.campaign_id)
+        + text(&o.provider)
+        + text(&o.status)
+        + text(&o.currency)
+        + 8 * INT
+}
+
 async fn insert_orders(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     orders: &[&OrderRow],
@@ -639,6 +618,21 @@ async fn insert_orders(
     }
     q.execute(&mut **tx).await?;
     Ok(())
+}
+
+/// The bytes [`insert_seats`] binds for `s`, framing included (kept
+/// beside its bind list: 9 text values and 5 integers).
+fn seat_bytes(s: &SeatRow) -> usize {
+    text(&s.id)
+        + text(&s.campaign_id)
+        + text(&s.account_id)
+        + maybe(s.party_id.as_ref())
+        + text(&s.status)
+        + text(&s.currency)
+        + text(&s.quote)
+        + text(&s.provider)
+        + maybe(s.order_id.as_ref())
+        + 5 * INT
 }
 
 /// Inserts `seats`, skipping any whose player already holds a live seat
@@ -708,6 +702,17 @@ async fn undo_take(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The bytes [`insert_places`] binds for `w`, framing included (kept
+/// beside its bind list: 5 text values and 3 integers).
+fn place_bytes(w: &WaitRow) -> usize {
+    text(&w.id)
+        + text(&w.campaign_id)
+        + text(&w.account_id)
+        + maybe(w.party_id.as_ref())
+        + text("waiting")
+        + 3 * INT
 }
 
 /// Inserts waitlist places and reads the position of each made; one answer
@@ -840,14 +845,27 @@ mod tests {
         Pending::Place(w, oneshot::channel().0)
     }
 
-    #[test]
-    fn groups_stop_growing_before_their_values_pass_one_tls_record() {
+    /// The first group gathered from 300 queued writes made by `make`,
+    /// with the write carried to the next group and the rest of the queue.
+    fn first_of_300(
+        make: fn(usize) -> Pending,
+    ) -> (
+        Vec<Pending>,
+        Option<Pending>,
+        mpsc::UnboundedReceiver<Pending>,
+    ) {
         let (tx, mut rx) = mpsc::unbounded_channel();
         for n in 1..300 {
-            tx.send(place(n)).unwrap();
+            tx.send(make(n)).unwrap();
         }
         let mut carried = None;
-        let group = gather(place(0), &mut rx, &mut carried);
+        let group = gather(make(0), &mut rx, &mut carried);
+        (group, carried, rx)
+    }
+
+    #[test]
+    fn groups_stop_growing_before_their_values_pass_one_tls_record() {
+        let (group, mut carried, mut rx) = first_of_300(place);
         let bytes: usize = group.iter().map(|p| p.bound_bytes().places).sum();
         assert!(bytes <= MAX_GROUP_BYTES, "{bytes} bytes");
         assert!(
@@ -918,12 +936,7 @@ mod tests {
 
     #[test]
     fn seat_takes_count_toward_each_insert_they_may_make_not_all_at_once() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        for n in 1..300 {
-            tx.send(take(n)).unwrap();
-        }
-        let mut carried = None;
-        let group = gather(take(0), &mut rx, &mut carried);
+        let (group, carried, _rx) = first_of_300(take);
         let each = take(0).bound_bytes();
         let seats: usize = group.iter().map(|p| p.bound_bytes().seats).sum();
         assert!(seats <= MAX_GROUP_BYTES, "{seats} bytes of seats");
