@@ -98,6 +98,10 @@ pub struct JoinOptions {
     /// Joins per second, in total.
     #[arg(long, default_value_t = 2_000)]
     pub rate: u32,
+    /// Also write every answered join as `n,campaign,status,micros` to
+    /// this CSV file (request n is sent n/rate seconds into the run).
+    #[arg(long)]
+    pub samples_csv: Option<std::path::PathBuf>,
 }
 
 /// The logins scenario's options.
@@ -605,6 +609,19 @@ pub async fn joins(o: JoinOptions) -> anyhow::Result<()> {
     match Summary::of(result.samples()) {
         Some(s) => println!("POST /api/v1/campaigns/{{id}}/join latency: {s}"),
         None => bail!("no request succeeded"),
+    }
+    if let Some(path) = &o.samples_csv {
+        let mut csv = String::from("n,campaign,status,micros\n");
+        for a in &result.answered {
+            csv.push_str(&format!(
+                "{},{},{},{}\n",
+                a.n,
+                campaign_of(a.n),
+                a.status,
+                a.latency.as_micros()
+            ));
+        }
+        std::fs::write(path, csv).with_context(|| format!("writing {}", path.display()))?;
     }
     // Campaigns are joined one after another, so a stall shows in the
     // campaign being joined at the time.
