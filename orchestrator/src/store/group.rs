@@ -303,6 +303,10 @@ impl GroupWriter {
         let written = self.write_pending(&group).await;
         tracing::debug!(
             writes = group.len(),
+            takes = group
+                .iter()
+                .filter(|p| matches!(p, Pending::Seats(..)))
+                .count(),
             micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
             "join group written"
         );
