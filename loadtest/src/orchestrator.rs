@@ -518,6 +518,15 @@ pub async fn joins(o: JoinOptions) -> anyhow::Result<()> {
     }
     let password = std::env::var(&o.gm_password_env)
         .with_context(|| format!("the game master's password in ${}", o.gm_password_env))?;
+    // Opened first: a path that cannot be written fails before the run,
+    // not after it.
+    let csv = match &o.samples_csv {
+        Some(path) => Some((
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+            path,
+        )),
+        None => None,
+    };
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(512)
         .build()?;
@@ -610,18 +619,23 @@ pub async fn joins(o: JoinOptions) -> anyhow::Result<()> {
         Some(s) => println!("POST /api/v1/campaigns/{{id}}/join latency: {s}"),
         None => bail!("no request succeeded"),
     }
-    if let Some(path) = &o.samples_csv {
-        let mut csv = String::from("n,campaign,status,micros\n");
-        for a in &result.answered {
-            csv.push_str(&format!(
-                "{},{},{},{}\n",
-                a.n,
-                campaign_of(a.n),
-                a.status,
-                a.latency.as_micros()
-            ));
-        }
-        std::fs::write(path, csv).with_context(|| format!("writing {}", path.display()))?;
+    if let Some((file, path)) = csv {
+        use std::io::Write as _;
+        let mut out = std::io::BufWriter::new(file);
+        let written = (|| -> std::io::Result<()> {
+            writeln!(out, "n,campaign,status,micros")?;
+            for a in &result.answered {
+                let (n, status) = (a.n, a.status);
+                writeln!(
+                    out,
+                    "{n},{},{status},{}",
+                    campaign_of(n),
+                    a.latency.as_micros()
+                )?;
+            }
+            out.flush()
+        })();
+        written.with_context(|| format!("writing {}", path.display()))?;
     }
     // Campaigns are joined one after another, so a stall shows in the
     // campaign being joined at the time.
