@@ -84,6 +84,10 @@ pub struct Store {
     views: views::ViewQueue,
 }
 
+/// On SQLite, tables with fewer rows than this keep no planner statistics
+/// (see [`Store::refresh_statistics`]).
+const SMALL_TABLE_ROWS: i64 = 1_000;
+
 impl Store {
     /// Connects to `url` (`sqlite://path/to/file.db` or `postgres://...`),
     /// creating a SQLite file and its folder when missing.
@@ -194,12 +198,30 @@ impl Store {
                 // Table and index sizes are what the plans need. Done in
                 // the analysis's transaction, so no connection loads the
                 // samples in between.
-                let samples =
-                    sqlx::query("SELECT name FROM sqlite_schema WHERE name = 'sqlite_stat4'")
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if samples.is_some() {
+                //
+                // Nor the sizes of tables too small to matter. Taken while a
+                // young database's tables were nearly empty, a one-row
+                // table stayed one row to the planner until the analysis
+                // after it had grown tenfold, up to five minutes on, and
+                // meanwhile it read the whole table rather than its key:
+                // every join read every account (about 35 us a join with
+                // 1,000). Without sizes SQLite takes a table to be large
+                // and uses its indexes. Each round analyses such tables
+                // again, cheaply while they are small.
+                let stats: Vec<String> = sqlx::query_scalar(
+                    "SELECT name FROM sqlite_schema WHERE name IN ('sqlite_stat1', 'sqlite_stat4')",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                if stats.iter().any(|t| t == "sqlite_stat4") {
                     sqlx::query("DELETE FROM sqlite_stat4")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if stats.iter().any(|t| t == "sqlite_stat1") {
+                    // A row's `stat` starts with the table's row count.
+                    sqlx::query("DELETE FROM sqlite_stat1 WHERE CAST(stat AS INTEGER) < $1")
+                        .bind(SMALL_TABLE_ROWS)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -328,4 +350,38 @@ fn pool_options(backend: Backend, max: u32, plans: Plans) -> AnyPoolOptions {
             Ok(())
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SMALL_TABLE_ROWS, Store};
+
+    #[tokio::test]
+    async fn sqlite_keeps_no_planner_statistics_for_tables_too_small_to_matter() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("stats.db").display());
+        let store = Store::connect(&url).await.expect("store");
+        for sql in [
+            "CREATE TABLE small (id TEXT PRIMARY KEY)".to_string(),
+            "INSERT INTO small (id) VALUES ('a'), ('b'), ('c')".to_string(),
+            "CREATE TABLE big (id INTEGER PRIMARY KEY, k TEXT UNIQUE)".to_string(),
+            format!(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {SMALL_TABLE_ROWS}) \
+                 INSERT INTO big (id, k) SELECT i, 'k' || i FROM n"
+            ),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(store.pool())
+                .await
+                .expect("setup");
+        }
+        store.refresh_statistics().await.expect("refresh");
+        let kept: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT tbl FROM sqlite_stat1 WHERE tbl IN ('small', 'big') ORDER BY tbl",
+        )
+        .fetch_all(store.pool())
+        .await
+        .expect("statistics");
+        assert_eq!(kept, ["big"]);
+    }
 }
