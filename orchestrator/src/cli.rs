@@ -487,6 +487,15 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             async move { crate::seats::promote_waiting(&s, p.as_ref(), c.now()).await }
         },
     ));
+    let (s, c) = (store.clone(), clock.clone());
+    let stranded = tokio::spawn(every(
+        Duration::from_secs(5),
+        "waitlist places of closed campaigns ended",
+        move || {
+            let (s, c) = (s.clone(), c.clone());
+            async move { crate::seats::end_stranded_places(&s, c.now()).await }
+        },
+    ));
     let (s, c, p) = (store.clone(), clock.clone(), payments.clone());
     let matcher = tokio::spawn(every(
         Duration::from_secs(5),
@@ -518,6 +527,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         store: store.clone(),
         runtime: runtime.clone(),
         timing,
+        payments: payments.clone(),
     };
     let (s, lead) = (store.clone(), leading.clone());
     let statistics = tokio::spawn(every(
@@ -595,6 +605,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     outbox.abort();
     sweeper.abort();
     promoter.abort();
+    stranded.abort();
     matcher.abort();
     refunds.abort();
     checkouts.abort();

@@ -270,25 +270,42 @@ impl PriceBook {
 
     /// Checks every field; errors name the field.
     pub fn validate(&self) -> Result<(), PricingError> {
-        let non_negative = |field, v: i64| {
+        if self.version.trim().is_empty() {
+            return Err(PricingError::invalid("version", "must not be empty"));
+        }
+        // Bounds far past any real price keep every quote's arithmetic
+        // (i128) from overflowing, whatever an admin types.
+        let within = |field, v: i64, max: i64| {
             if v < 0 {
                 Err(PricingError::invalid(
                     field,
                     format!("must not be negative, got {v}"),
                 ))
+            } else if v > max {
+                Err(PricingError::invalid(
+                    field,
+                    format!("must be at most {max}, got {v}"),
+                ))
             } else {
                 Ok(())
             }
         };
-        if self.version.trim().is_empty() {
-            return Err(PricingError::invalid("version", "must not be empty"));
-        }
-        non_negative("compute_minor_per_hour", self.compute_minor_per_hour)?;
-        non_negative(
+        within(
+            "compute_minor_per_hour",
+            self.compute_minor_per_hour,
+            MAX_AMOUNT,
+        )?;
+        within(
             "overhead_minutes_per_session",
             self.overhead_minutes_per_session,
+            24 * 60,
         )?;
-        non_negative("payment_fee_fixed_minor", self.payment_fee_fixed_minor)?;
+        within(
+            "payment_fee_fixed_minor",
+            self.payment_fee_fixed_minor,
+            MAX_AMOUNT,
+        )?;
+        within("max_seat_minor", self.max_seat_minor, MAX_AMOUNT)?;
         if !(0..5_000).contains(&self.payment_fee_bps) {
             return Err(PricingError::invalid(
                 "payment_fee_bps",
@@ -316,8 +333,16 @@ impl PriceBook {
             _ => {}
         }
         for t in &self.tiers {
-            non_negative("tiers.tokens_per_player_hour", t.tokens_per_player_hour)?;
-            non_negative("tiers.minor_per_million_tokens", t.minor_per_million_tokens)?;
+            within(
+                "tiers.tokens_per_player_hour",
+                t.tokens_per_player_hour,
+                MAX_TOKENS_PER_HOUR,
+            )?;
+            within(
+                "tiers.minor_per_million_tokens",
+                t.minor_per_million_tokens,
+                MAX_AMOUNT,
+            )?;
         }
         for tier in LlmTier::ALL {
             let n = self.tiers.iter().filter(|t| t.tier == tier).count();
@@ -335,6 +360,13 @@ impl PriceBook {
         self.tiers.iter().find(|t| t.tier == tier)
     }
 }
+
+/// The most any amount in a price book may be, minor units (ten million
+/// in a two-decimal currency).
+pub const MAX_AMOUNT: i64 = 1_000_000_000;
+
+/// The most narration tokens a price book may expect per player-hour.
+pub const MAX_TOKENS_PER_HOUR: i64 = 1_000_000_000;
 
 /// What a quote is for: the campaign's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -448,9 +480,13 @@ pub fn quote(book: &PriceBook, request: QuoteRequest) -> Result<Quote, PricingEr
     // Fees the provider will take from this exact price.
     let fees = div_ceil(price * i128::from(book.payment_fee_bps), BPS)
         + i128::from(book.payment_fee_fixed_minor);
-    let compute = div_ceil(compute_micro, MICRO);
-    let narration = div_ceil(narration_micro, MICRO);
-    let margin = price - fees - compute - narration;
+    // The parts of the cost shown are the cost rounded up as a whole (as
+    // the price was made from it), so the margin shown is never negative:
+    // each part rounded up alone could come to a cent more.
+    let cost = div_ceil(cost_micro, MICRO);
+    let compute = div_ceil(compute_micro, MICRO).min(cost);
+    let narration = cost - compute;
+    let margin = price - fees - cost;
 
     let money = |amount: i128| Money {
         amount: i64::try_from(amount).unwrap_or(i64::MAX),
@@ -511,7 +547,8 @@ mod tests {
     ///
     /// compute = 12 c/h * (1440 + 25) min / 60 / 4 = 73.25 c
     /// narration = 30,000 * 24 h * 20 c / 1M = 14.4 c
-    /// cost = 87.65 c; / 0.65 = 134.85 -> 135 c
+    /// cost = 87.65 c, shown as 88 c: compute 74 c and narration 14 c;
+    /// / 0.65 = 134.85 -> 135 c
     /// fees: (135 + 25) / 0.971 = 164.78 -> 165 c; charm -> 1.99, below the
     /// 2.99 minimum -> 2.99
     #[test]
@@ -519,7 +556,7 @@ mod tests {
         let q = quote(&PriceBook::standard(), req(4, 1, 1440, LlmTier::Ollama)).unwrap();
         assert_eq!(q.price.amount, 299);
         assert_eq!(q.compute.amount, 74);
-        assert_eq!(q.narration.amount, 15);
+        assert_eq!(q.narration.amount, 14);
     }
 
     #[test]
@@ -577,6 +614,25 @@ mod tests {
         let mut book = PriceBook::standard();
         book.compute_minor_per_hour = -1;
         assert!(book.validate().is_err());
+        // Absurdly large values too, each named.
+        let mut book = PriceBook::standard();
+        book.tiers[0].tokens_per_player_hour = i64::MAX;
+        assert!(matches!(
+            book.validate(),
+            Err(PricingError::Invalid {
+                field: "tiers.tokens_per_player_hour",
+                ..
+            })
+        ));
+        let mut book = PriceBook::standard();
+        book.max_seat_minor = MAX_AMOUNT + 1;
+        assert!(matches!(
+            book.validate(),
+            Err(PricingError::Invalid {
+                field: "max_seat_minor",
+                ..
+            })
+        ));
         assert!(Currency::new("euro").is_err());
         let json = serde_json::to_string(&PriceBook::standard()).unwrap();
         assert_eq!(
@@ -625,6 +681,41 @@ mod tests {
                         Err(e) => prop_assert!(matches!(e, PricingError::AboveMaximum { .. }), "{}", e),
                     }
                 }
+            }
+        }
+
+        /// Any book that passes its checks quotes every shape without
+        /// overflow, and its quotes keep their promises.
+        #[test]
+        fn every_valid_book_quotes_within_its_bounds_and_covers_cost_and_fees(
+            compute in 0..=MAX_AMOUNT, overhead in 0i64..=1440, fee_bps in 0i64..5_000,
+            fee_fixed in 0..=MAX_AMOUNT, margin_bps in 0i64..9_000, min_seat in 1..=MAX_AMOUNT,
+            max_extra in 0..=MAX_AMOUNT, tokens in 0..=MAX_TOKENS_PER_HOUR, per_million in 0..=MAX_AMOUNT,
+            step in 1i64..=10_000, charm in any::<bool>(),
+            players in 2u32..=50, sessions in 1u32..=200, minutes in 30u32..=1440, tier in tier_strategy()
+        ) {
+            let mut book = PriceBook::standard();
+            book.compute_minor_per_hour = compute;
+            book.overhead_minutes_per_session = overhead;
+            book.payment_fee_bps = fee_bps;
+            book.payment_fee_fixed_minor = fee_fixed;
+            book.target_margin_bps = margin_bps;
+            book.min_seat_minor = min_seat;
+            book.max_seat_minor = (min_seat + max_extra).min(MAX_AMOUNT);
+            book.rounding = if charm { Rounding::Charm { step } } else { Rounding::UpToMultiple { step } };
+            for t in &mut book.tiers {
+                t.tokens_per_player_hour = tokens;
+                t.minor_per_million_tokens = per_million;
+            }
+            prop_assume!(book.validate().is_ok());
+            match quote(&book, req(players, sessions, minutes, tier)) {
+                Ok(q) => {
+                    prop_assert!(q.price.amount >= book.min_seat_minor);
+                    prop_assert!(q.price.amount <= book.max_seat_minor);
+                    prop_assert!(q.margin.amount >= 0, "{:?}", q);
+                    prop_assert_eq!(q.price.amount, q.compute.amount + q.narration.amount + q.payment_fees.amount + q.margin.amount);
+                }
+                Err(e) => prop_assert!(matches!(e, PricingError::AboveMaximum { .. }), "{}", e),
             }
         }
 

@@ -33,6 +33,10 @@ pub struct JoinRequest {
     /// The invite code, for invite-only campaigns.
     #[serde(default)]
     pub invite_code: Option<String>,
+    /// Whether to take a place in the waitlist when the campaign is full
+    /// (the default); with `false` a full campaign answers 409 instead.
+    #[serde(default)]
+    pub waitlist: Option<bool>,
 }
 
 /// What a join did.
@@ -155,9 +159,20 @@ enum Seating {
     Refused(Take),
 }
 
+/// Where seats being taken come from: a join (with the place in line to
+/// write instead when they do not fit), or the head of the waitlist.
+#[derive(Clone, Copy)]
+enum Taker<'a> {
+    /// A join, waiting behind anyone in line (in its place, if it has one
+    /// to fall back on).
+    Join(Option<&'a WaitRow>),
+    /// The waitlist place with this id, seated past the line it heads.
+    Place(&'a str),
+}
+
 /// Seats `rows` on the campaign's terms `c` read them under, with an order
-/// paid by `payer`, and starts the payment; when they do not fit, writes
-/// `fallback` (a place in line) instead. Returns the seats and, for a
+/// paid by `payer`, and starts the payment; when they do not fit, a join
+/// writes its place in line instead. Returns the seats and, for a
 /// checkout provider, the page to pay on. If the provider fails, the
 /// seats go back and the error says nothing was kept.
 async fn seat_and_pay(
@@ -167,7 +182,7 @@ async fn seat_and_pay(
     payer: &str,
     mut rows: Vec<SeatRow>,
     now: i64,
-    fallback: Option<&WaitRow>,
+    taker: Taker<'_>,
 ) -> Result<Seating, AccountError> {
     let discount = crate::billing::discount_for(store, provider, payer, now).await?;
     let mut order = crate::billing::new_order(payer, c, &mut rows, provider, discount, now);
@@ -181,10 +196,19 @@ async fn seat_and_pay(
             r.hold_expires_at = None;
         }
     }
-    match store
-        .take_seats(&rows, Some(&order), c.terms_version, now, fallback)
-        .await
-    {
+    let taken = match taker {
+        Taker::Join(fallback) => {
+            store
+                .take_seats(&rows, Some(&order), c.terms_version, now, fallback)
+                .await
+        }
+        Taker::Place(place) => {
+            store
+                .take_seats_for_place(&rows, Some(&order), c.terms_version, now, place)
+                .await
+        }
+    };
+    match taken {
         Ok(Take::Seated) => {}
         Ok(refused) => return Ok(Seating::Refused(refused)),
         Err(StoreError::Conflict(_)) => {
@@ -315,9 +339,20 @@ pub async fn join(
         created_at: now,
         retry_at: None,
     };
+    let waits = req.waitlist.unwrap_or(true);
+    let full = || {
+        AccountError::Conflict(format!(
+            "the campaign is full ({} of {} seats taken) and you asked not to wait in line",
+            c.max_players, c.max_players
+        ))
+    };
+    if !waits && c.status == "full" {
+        return Err(full());
+    }
     let placed = if c.status == "published" {
         let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
-        match seat_and_pay(store, provider, &c, me, rows, now, Some(&entry)).await? {
+        let taker = Taker::Join(waits.then_some(&entry));
+        match seat_and_pay(store, provider, &c, me, rows, now, taker).await? {
             Seating::Seated(seated, checkout_url) => {
                 return Ok(JoinOutcome {
                     outcome: "seated".into(),
@@ -337,7 +372,10 @@ pub async fn join(
             }
             // Filled up meanwhile: the place went in with the seat take.
             Seating::Refused(Take::Waiting(placed)) => placed,
-            Seating::Refused(Take::NoRoom | Take::Seated) => store.join_waitlist(&entry).await,
+            Seating::Refused(Take::NoRoom | Take::Seated | Take::LineMoved) if waits => {
+                store.join_waitlist(&entry).await
+            }
+            Seating::Refused(_) => return Err(full()),
         }
     } else {
         store.join_waitlist(&entry).await
@@ -348,6 +386,12 @@ pub async fn join(
             return Err(AccountError::Conflict(
                 "you already wait in line for or hold a seat in this campaign".into(),
             ));
+        }
+        // Cancelled (or started) since we read it.
+        Err(StoreError::Closed(status)) => {
+            return Err(AccountError::Conflict(format!(
+                "the campaign is {status}; it takes no players"
+            )));
         }
         Err(e) => return Err(e.into()),
     };
@@ -467,11 +511,14 @@ pub async fn leave(
         .campaign(campaign_id)
         .await?
         .ok_or(AccountError::NotFound)?;
-    if let Some(s) = store.live_seat(campaign_id, me).await? {
-        let refund = refund_for(&c, &s, &crate::campaigns::sessions_of(&c)?, now);
-        return release(store, provider, s, refund, me, "left the campaign", now)
-            .await
-            .map(Some);
+    let sessions = crate::campaigns::sessions_of(&c)?;
+    let refund = |s: &SeatRow| refund_for(&c, s, &sessions, now);
+    let by = Releaser {
+        actor: Some(me),
+        why: "left the campaign",
+    };
+    if let Some(seat) = release_live(store, provider, &c.id, me, refund, by, now).await? {
+        return Ok(Some(seat));
     }
     if let Some((w, _)) = store.waiting(campaign_id, me).await?
         && store.end_wait(&w.id, "left", now).await?
@@ -481,25 +528,62 @@ pub async fn leave(
     Err(AccountError::NotFound)
 }
 
-/// Releases a seat with a refund, audits the money, and promotes the
-/// waitlist.
+/// Releases `account`'s live seat in `campaign` (if any) with the refund
+/// `refund_of` gives for it as it stands when released: a hold paid while
+/// it was being released is looked at again and refunded as paid.
+async fn release_live(
+    store: &Store,
+    provider: &dyn PaymentProvider,
+    campaign: &str,
+    account: &str,
+    refund_of: impl Fn(&SeatRow) -> i64,
+    by: Releaser<'_>,
+    now: i64,
+) -> Result<Option<Seat>, AccountError> {
+    // A seat changes state at most twice (paid, then released), so three
+    // looks settle it.
+    for _ in 0..3 {
+        let Some(s) = store.live_seat(campaign, account).await? else {
+            return Ok(None);
+        };
+        let refund = refund_of(&s);
+        match release(store, provider, s, refund, by, now).await {
+            Err(AccountError::Conflict(_)) => continue,
+            done => return done.map(Some),
+        }
+    }
+    Err(AccountError::Conflict(
+        "the seat changed while it was being released; try again".into(),
+    ))
+}
+
+/// Who releases a seat (nobody for the platform itself) and why, as the
+/// audit log and the refund record it.
+#[derive(Debug, Clone, Copy)]
+struct Releaser<'a> {
+    actor: Option<&'a str>,
+    why: &'a str,
+}
+
+/// Releases a seat, as it was read, with a refund, audits the money, and
+/// promotes the waitlist. A conflict if the seat changed since it was
+/// read (paid, or released).
 async fn release(
     store: &Store,
     provider: &dyn PaymentProvider,
     mut s: SeatRow,
     refund: i64,
-    actor: &str,
-    why: &str,
+    Releaser { actor, why }: Releaser<'_>,
     now: i64,
 ) -> Result<Seat, AccountError> {
-    if !store.release_seat(&s.id, refund, now).await? {
+    if !store.release_seat_as(&s.id, &s.status, refund, now).await? {
         return Err(AccountError::Conflict(
-            "the seat was already released".into(),
+            "the seat changed since it was read".into(),
         ));
     }
     crate::safety::audit(
         store,
-        Some(actor),
+        actor,
         "seat.release",
         "seat",
         &s.id,
@@ -510,7 +594,7 @@ async fn release(
         now,
     )
     .await?;
-    crate::billing::refund_seat(store, provider, &s, refund, why, Some(actor), now).await?;
+    crate::billing::refund_seat(store, provider, &s, refund, why, actor, now).await?;
     // A hold given up: its checkout must not take money for it any more.
     if s.status == "held"
         && let Some(order) = &s.order_id
@@ -533,25 +617,22 @@ pub async fn remove_player(
     account: &str,
     now: i64,
 ) -> Result<Seat, AccountError> {
-    let s = store
-        .live_seat(&c.id, account)
+    let by = Releaser {
+        actor: Some(gm),
+        why: "removed by the game master",
+    };
+    release_live(store, provider, &c.id, account, paid, by, now)
         .await?
-        .ok_or(AccountError::NotFound)?;
-    let refund = if s.status == "confirmed" {
+        .ok_or(AccountError::NotFound)
+}
+
+/// A full refund of what a seat was paid (nothing for an unpaid hold).
+fn paid(s: &SeatRow) -> i64 {
+    if s.status == "confirmed" {
         s.price_minor
     } else {
         0
-    };
-    release(
-        store,
-        provider,
-        s,
-        refund,
-        gm,
-        "removed by the game master",
-        now,
-    )
-    .await
+    }
 }
 
 /// The refund policy: everything before the first session (and for holds
@@ -651,11 +732,11 @@ pub async fn promote(
             }
             continue;
         }
-        if !store.end_wait(&head.id, "promoted", now).await? {
-            continue;
-        }
         let rows = seat_rows(&c, &members, party.as_deref(), provider, now);
-        match seat_and_pay(store, provider, &c, &head.account_id, rows, now, None).await {
+        // The place leaves the line in the seats' own commit: a place is
+        // never out of line without its seats, whatever fails after.
+        let taker = Taker::Place(&head.id);
+        match seat_and_pay(store, provider, &c, &head.account_id, rows, now, taker).await {
             Ok(Seating::Seated(rows, checkout_url)) => {
                 seated += 1;
                 let held = rows
@@ -686,17 +767,19 @@ pub async fn promote(
                 )
                 .await?;
             }
-            // A concurrent join took the seat first: back in line, in the
-            // same place (the queue is ordered by when they joined).
-            Ok(Seating::Refused(_)) => {
-                store.reopen_wait(&head.id, None, now).await?;
-                return Ok(seated);
-            }
+            // Another promotion seated it, or its player left: the next.
+            Ok(Seating::Refused(Take::LineMoved)) => {}
+            // No room after all (a concurrent promotion took the seat): the
+            // place keeps its spot.
+            Ok(Seating::Refused(_)) => return Ok(seated),
             // They hold a seat already: the place is spent.
-            Err(AccountError::Conflict(_)) => {}
+            Err(AccountError::Conflict(_)) => {
+                store.end_wait(&head.id, "left", now).await?;
+            }
             // The payment provider is down, or refused to open the
-            // checkout: back in line in the same place, tried again by
-            // the background round once the retry is due.
+            // checkout (the seats went back): back in line in the same
+            // place, tried again by the background round once the retry
+            // is due.
             Err(AccountError::Unavailable(_)) => {
                 store
                     .reopen_wait(&head.id, Some(now + PROMOTE_RETRY_MS), now)
@@ -763,58 +846,114 @@ pub async fn release_lapsed_holds(
     Ok(released)
 }
 
-/// Cancels a campaign that has not started (its game master or an admin):
-/// registration closes, every seat is released with a full refund of what
-/// was paid (audited), every waitlist place ends, and everyone is told.
-/// Returns the seats released.
+/// Why a campaign that has not started is called off.
+#[derive(Debug, Clone, Copy)]
+pub enum Cancellation<'a> {
+    /// Its game master (or an admin), this account, cancelled it.
+    By(&'a str),
+    /// Fewer players than its minimum held seats when its first session
+    /// came near.
+    TooFewPlayers,
+}
+
+impl<'a> Cancellation<'a> {
+    /// Who did it, if a person did.
+    fn actor(self) -> Option<&'a str> {
+        match self {
+            Cancellation::By(actor) => Some(actor),
+            Cancellation::TooFewPlayers => None,
+        }
+    }
+
+    /// The reason on the audit log and the refunds.
+    fn reason(self) -> &'static str {
+        match self {
+            Cancellation::By(_) => "campaign cancelled",
+            Cancellation::TooFewPlayers => "campaign cancelled: too few players",
+        }
+    }
+
+    /// What players are told happened to `c`.
+    fn told(self, c: &CampaignRow) -> String {
+        match self {
+            Cancellation::By(_) => format!("the game master cancelled \"{}\"", c.title),
+            Cancellation::TooFewPlayers => format!(
+                "\"{}\" did not reach its minimum of {} players before its first session, \
+                 so it is cancelled",
+                c.title, c.min_players
+            ),
+        }
+    }
+}
+
+/// Cancels a campaign that has not started (by its game master or an
+/// admin, or for too few players): registration closes, every seat is
+/// released with a full refund of what was paid (audited), every waitlist
+/// place ends, and everyone is told. Returns the seats released.
 pub async fn cancel_campaign(
     store: &Store,
     provider: &dyn PaymentProvider,
     c: &CampaignRow,
-    actor: &str,
+    why: Cancellation<'_>,
     now: i64,
 ) -> Result<Vec<Seat>, AccountError> {
     crate::campaigns::cancel(store, c, now).await?;
+    let told = why.told(c);
+    let by = Releaser {
+        actor: why.actor(),
+        why: why.reason(),
+    };
     let mut released = Vec::new();
     for s in store.live_seats(&c.id).await? {
-        let refund = if s.status == "confirmed" {
-            s.price_minor
-        } else {
-            0
-        };
-        let account = s.account_id.clone();
-        match release(store, provider, s, refund, actor, "campaign cancelled", now).await {
-            Ok(seat) => released.push(seat),
+        let account = s.account_id;
+        let Some(seat) = release_live(store, provider, &c.id, &account, paid, by, now).await?
+        else {
             // The player left meanwhile (and was refunded by policy).
-            Err(AccountError::Conflict(_)) => continue,
-            Err(e) => return Err(e),
-        }
+            continue;
+        };
+        let refund = seat.refund_minor;
+        released.push(seat);
         tell(
             store,
             &account,
             &format!("{} is cancelled", c.title),
             |handle| {
                 format!(
-                    "{handle}, the game master cancelled \"{}\". Your seat is refunded in \
-                     full ({refund} minor units of {}).\n",
-                    c.title, c.currency
+                    "{handle}, {told}. Your seat is refunded in full ({refund} minor units \
+                     of {}).\n",
+                    c.currency
                 )
             },
             now,
         )
         .await?;
     }
+    end_line(store, c, &format!("{} is cancelled", c.title), &told, now).await?;
+    Ok(released)
+}
+
+/// Ends every place in `c`'s line (the campaign no longer takes players:
+/// `what` happened), telling each player under `subject`. Returns how many
+/// ended.
+pub async fn end_line(
+    store: &Store,
+    c: &CampaignRow,
+    subject: &str,
+    what: &str,
+    now: i64,
+) -> Result<usize, AccountError> {
+    let mut ended = 0;
     for w in store.waitlist(&c.id).await? {
         if store.end_wait(&w.id, "left", now).await? {
+            ended += 1;
             tell(
                 store,
                 &w.account_id,
-                &format!("{} is cancelled", c.title),
+                subject,
                 |handle| {
                     format!(
-                        "{handle}, the game master cancelled \"{}\"; your waitlist place \
-                         has ended. Nothing was charged.\n",
-                        c.title
+                        "{handle}, {what}; your waitlist place has ended. Nothing was \
+                         charged.\n"
                     )
                 },
                 now,
@@ -822,7 +961,35 @@ pub async fn cancel_campaign(
             .await?;
         }
     }
-    Ok(released)
+    Ok(ended)
+}
+
+/// What players still in line are told when `c` starts.
+pub fn started_without_you(c: &CampaignRow) -> String {
+    format!("\"{}\" has started without a seat for you", c.title)
+}
+
+/// Ends the places left waiting in lines of campaigns that stopped taking
+/// players in the last hour (a join's place written just as its campaign
+/// was cancelled or started); the server runs it every few seconds.
+/// Returns how many ended.
+pub async fn end_stranded_places(store: &Store, now: i64) -> Result<usize, AccountError> {
+    let mut ended = 0;
+    for id in store
+        .closed_campaigns_with_line(now - 3_600_000, 100)
+        .await?
+    {
+        let Some(c) = store.campaign(&id).await? else {
+            continue;
+        };
+        let what = match c.status.as_str() {
+            "running" | "completed" => started_without_you(&c),
+            _ => format!("\"{}\" is {}", c.title, c.status),
+        };
+        let subject = format!("Your place in line for {} has ended", c.title);
+        ended += end_line(store, &c, &subject, &what, now).await?;
+    }
+    Ok(ended)
 }
 
 #[cfg(test)]

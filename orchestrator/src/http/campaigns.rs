@@ -457,7 +457,7 @@ pub async fn cancel(
         &state.store,
         state.payments.as_ref(),
         &c,
-        &user.id,
+        seats::Cancellation::By(&user.id),
         state.clock.now(),
     )
     .await?;

@@ -220,9 +220,12 @@ async fn seat(
     {
         return Ok(None);
     }
+    // A quick join does not wait in a line: a campaign that filled up
+    // meanwhile answers a conflict.
     let req = JoinRequest {
         party: row.party,
         invite_code: None,
+        waitlist: Some(false),
     };
     let out = match seats::join(store, provider, &m.campaign_id, &row.account_id, req, now).await {
         Ok(out) => out,
@@ -241,18 +244,19 @@ async fn seat(
         }
         Err(e) => return Err(e),
     };
-    if out.outcome != "seated" {
-        // It filled up meanwhile: a quick join does not wait in that line.
-        seats::leave(store, provider, &m.campaign_id, &row.account_id, now).await?;
-        return Ok(None);
-    }
     let reasons = serde_json::to_string(&m.reasons).unwrap_or_else(|_| "[]".into());
     if !store
         .match_ticket(&row.id, &m.campaign_id, i64::from(m.score), &reasons, now)
         .await?
     {
-        // Cancelled while we seated them: give the seat back.
-        seats::leave(store, provider, &m.campaign_id, &row.account_id, now).await?;
+        // Cancelled while we seated them: every seat taken goes back (a
+        // party's members' too, not only its leader's).
+        for s in &out.seats {
+            match seats::leave(store, provider, &m.campaign_id, &s.account_id, now).await {
+                Ok(_) | Err(AccountError::NotFound | AccountError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         return Ok(None);
     }
     crate::mail::tell(

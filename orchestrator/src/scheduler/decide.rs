@@ -127,6 +127,22 @@ pub fn status_at(
     }
 }
 
+/// Whether an open campaign is called off for too few players: the
+/// warm-up before its first session has come with fewer seats taken than
+/// its minimum (nobody is kept waiting for a game that cannot be played).
+pub fn too_few_players(
+    status: &str,
+    seats_taken: i64,
+    min_players: i64,
+    first_start: i64,
+    now: i64,
+    t: Timing,
+) -> bool {
+    matches!(status, "published" | "full")
+        && seats_taken < min_players
+        && now >= first_start.saturating_sub(t.lead_ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +242,23 @@ mod tests {
         );
         for other in ["draft", "cancelled", "completed"] {
             assert_eq!(status_at(other, 100, 1_000, 10_000_000, t), None);
+        }
+    }
+
+    #[test]
+    fn an_open_campaign_short_of_its_minimum_is_called_off_at_the_warm_up() {
+        let t = Timing::default();
+        let first = 100 * MIN;
+        let warm_up = first - t.lead_ms;
+        // Three of four: called off from the warm-up on, not before.
+        assert!(!too_few_players("published", 3, 4, first, warm_up - 1, t));
+        assert!(too_few_players("published", 3, 4, first, warm_up, t));
+        assert!(too_few_players("published", 0, 2, first, first + MIN, t));
+        // Enough players, or no longer open: never.
+        assert!(!too_few_players("published", 4, 4, first, warm_up, t));
+        assert!(!too_few_players("full", 8, 4, first, first, t));
+        for other in ["draft", "running", "cancelled", "completed"] {
+            assert!(!too_few_players(other, 0, 4, first, first, t));
         }
     }
 }

@@ -10,10 +10,12 @@ pub mod decide;
 use std::sync::Arc;
 
 use crate::accounts::AccountError;
+use crate::billing::PaymentProvider;
 use crate::runtime::{Runtime, ServerSpec};
+use crate::seats::{Cancellation, cancel_campaign, end_line, started_without_you};
 use crate::store::Store;
 use crate::store::campaigns::CampaignRow;
-use decide::{Desired, Override, Timing, desired, status_at};
+use decide::{Desired, Override, Timing, desired, status_at, too_few_players};
 
 /// What a scheduler round needs.
 #[derive(Debug, Clone)]
@@ -24,6 +26,8 @@ pub struct Scheduler {
     pub runtime: Arc<dyn Runtime>,
     /// Warm-up lead and grace.
     pub timing: Timing,
+    /// Where the refunds of campaigns called off go.
+    pub payments: Arc<dyn PaymentProvider>,
 }
 
 /// The runtime spec of a campaign's server.
@@ -65,6 +69,28 @@ impl Scheduler {
         let running = self.runtime.running().await;
         let mut seen = std::collections::BTreeSet::new();
         for c in campaigns {
+            if too_few_players(
+                &c.status,
+                c.seats_taken,
+                c.min_players,
+                c.first_session_at,
+                now,
+                self.timing,
+            ) {
+                let why = Cancellation::TooFewPlayers;
+                match cancel_campaign(&self.store, self.payments.as_ref(), &c, why, now).await {
+                    Ok(seats) => {
+                        tracing::info!(campaign = %c.id, seats = seats.len(), min = c.min_players, "campaign called off for too few players");
+                        changed += 1;
+                    }
+                    // Cancelled or moved on meanwhile: the next round sees it.
+                    Err(AccountError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+                // Its server, if any, goes with the servers of campaigns
+                // no longer scheduled, below.
+                continue;
+            }
             seen.insert(c.id.clone());
             if let Some(to) = status_at(
                 &c.status,
@@ -79,6 +105,9 @@ impl Scheduler {
             {
                 tracing::info!(campaign = %c.id, from = %c.status, to, "campaign moved on");
                 changed += 1;
+                // Registration is over: nobody waits in its line any more.
+                let subject = format!("Your place in line for {} has ended", c.title);
+                end_line(&self.store, &c, &subject, &started_without_you(&c), now).await?;
             }
             let is_running = running.contains(&c.id);
             match desired_for(&c, now, self.timing)? {

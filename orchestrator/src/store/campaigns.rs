@@ -370,8 +370,11 @@ impl Store {
             return Ok(false);
         }
         if let Some(until) = refund_offer_until {
+            // An offer already open for longer stays as long.
             sqlx::query(
-                "UPDATE seats SET refund_offer_until = $2, updated_at = $3 \
+                "UPDATE seats SET refund_offer_until = CASE \
+                   WHEN refund_offer_until IS NOT NULL AND refund_offer_until > $2 \
+                   THEN refund_offer_until ELSE $2 END, updated_at = $3 \
                  WHERE campaign_id = $1 AND status IN ('held', 'confirmed')",
             )
             .bind(&c.id)

@@ -76,6 +76,9 @@ pub enum Take {
     /// ones the take was made on (told only to takes with a place in line
     /// to fall back on).
     TermsChanged,
+    /// A promotion whose place in line no longer waits (another promotion
+    /// seated it, or its player left): nothing was taken.
+    LineMoved,
 }
 
 /// Seats to take together, with the order that pays for them and the
@@ -87,6 +90,10 @@ struct SeatTake {
     terms_version: i64,
     now: i64,
     fallback: Option<WaitRow>,
+    /// The waitlist place these seats are for (a promotion): it leaves the
+    /// line in the take's own commit, and the take does not wait behind
+    /// the line it heads.
+    promotes: Option<String>,
 }
 
 #[derive(Debug)]
@@ -205,11 +212,12 @@ impl Store {
     /// Takes `seats.len()` seats of a published campaign at once, or none,
     /// with the order that pays for them: [`Take::NoRoom`] when they do
     /// not fit (the campaign is full, or not open, or its terms are no
-    /// longer `terms_version`). With a `fallback`, a take that does not fit
-    /// writes that place in line in the same commit instead (a busy
-    /// campaign's join needs no second trip through the writer), unless
-    /// the terms changed. A player who already holds a seat there is a
-    /// conflict.
+    /// longer `terms_version`, or players wait in its line: a seat freed
+    /// while someone waits is theirs). With a `fallback`, a take that does
+    /// not fit writes that place in line in the same commit instead (a
+    /// busy campaign's join needs no second trip through the writer),
+    /// unless the terms changed. A player who already holds a seat there
+    /// is a conflict.
     pub async fn take_seats(
         &self,
         seats: &[SeatRow],
@@ -218,17 +226,46 @@ impl Store {
         now: i64,
         fallback: Option<&WaitRow>,
     ) -> Taken {
-        if seats.is_empty() {
-            return Ok(Take::Seated);
-        }
-        let (tx, rx) = oneshot::channel();
-        let take = SeatTake {
+        self.send_take(SeatTake {
             seats: seats.to_vec(),
             order: order.cloned(),
             terms_version,
             now,
             fallback: fallback.cloned(),
-        };
+            promotes: None,
+        })
+        .await
+    }
+
+    /// Takes seats for the waitlist place `place` (the head of its line),
+    /// which leaves the line in the same commit: [`Take::LineMoved`] when
+    /// it no longer waits, [`Take::NoRoom`] (and it keeps its place) when
+    /// they do not fit. Otherwise as [`Store::take_seats`], without a
+    /// fallback.
+    pub async fn take_seats_for_place(
+        &self,
+        seats: &[SeatRow],
+        order: Option<&OrderRow>,
+        terms_version: i64,
+        now: i64,
+        place: &str,
+    ) -> Taken {
+        self.send_take(SeatTake {
+            seats: seats.to_vec(),
+            order: order.cloned(),
+            terms_version,
+            now,
+            fallback: None,
+            promotes: Some(place.to_string()),
+        })
+        .await
+    }
+
+    async fn send_take(&self, take: SeatTake) -> Taken {
+        if take.seats.is_empty() {
+            return Ok(Take::Seated);
+        }
+        let (tx, rx) = oneshot::channel();
         if self
             .group
             .0
@@ -241,7 +278,8 @@ impl Store {
     }
 
     /// Adds a waitlist place and reads its position: `Conflict` when the
-    /// player already waits there or holds a seat there.
+    /// player already waits there or holds a seat there, `Closed` when the
+    /// campaign no longer takes players.
     pub async fn join_waitlist(&self, w: &WaitRow) -> Placed {
         let (tx, rx) = oneshot::channel();
         if self.group.0.send(Pending::Place(w.clone(), tx)).is_err() {
@@ -372,31 +410,44 @@ impl GroupWriter {
         let together = take_together(&mut tx, takes).await?;
         let mut fits = Vec::with_capacity(takes.len());
         // The fewest seats a campaign was found to have no room for in this
-        // group: seat counts only go up before the commit, so a later take
-        // of as many needs no statement to be refused (the join then waits
-        // in line, and a seat freed meanwhile goes to the line's head).
+        // group: seat counts only go up before the commit, and its line
+        // only grows, so a later take of as many needs no statement to be
+        // refused (the join then waits in line, and a seat freed meanwhile
+        // goes to the line's head).
         let mut no_room: HashMap<&str, usize> = HashMap::new();
         for t in takes {
             let campaign = t.seats[0].campaign_id.as_str();
+            if let Some(place) = &t.promotes {
+                fits.push(take_for_place(&mut tx, t, place).await?);
+                continue;
+            }
             if together.contains(campaign) {
-                fits.push(true);
+                fits.push(Fit::Taken);
                 continue;
             }
             if no_room.get(campaign).is_some_and(|n| t.seats.len() >= *n) {
-                fits.push(false);
+                fits.push(Fit::NoRoom);
                 continue;
             }
-            let fit = take_room(&mut tx, campaign, t.seats.len(), t.now, t.terms_version).await?;
+            let fit = take_room(
+                &mut tx,
+                campaign,
+                t.seats.len(),
+                t.now,
+                t.terms_version,
+                Line::WaitBehind,
+            )
+            .await?;
             if !fit {
                 let least = no_room.entry(campaign).or_insert(t.seats.len());
                 *least = (*least).min(t.seats.len());
             }
-            fits.push(fit);
+            fits.push(if fit { Fit::Taken } else { Fit::NoRoom });
         }
         let fitting: Vec<&SeatTake> = takes
             .iter()
             .zip(&fits)
-            .filter(|(_, f)| **f)
+            .filter(|(_, f)| **f == Fit::Taken)
             .map(|(t, _)| *t)
             .collect();
         let orders: Vec<&OrderRow> = fitting.iter().filter_map(|t| t.order.as_ref()).collect();
@@ -418,19 +469,22 @@ impl GroupWriter {
         let mut waited = placed.split_off(places.len()).into_iter();
         let mut taken = Vec::with_capacity(takes.len());
         for ((t, fit), refusal) in takes.iter().zip(fits).zip(refused) {
-            if !fit {
-                taken.push(Ok(match refusal {
+            match fit {
+                Fit::LineMoved => taken.push(Ok(Take::LineMoved)),
+                Fit::NoRoom => taken.push(Ok(match refusal {
                     Refusal::Wait => Take::Waiting(waited.next().unwrap_or_else(|| Err(stopped()))),
                     Refusal::TermsChanged => Take::TermsChanged,
                     Refusal::NoRoom => Take::NoRoom,
-                }));
-            } else if t.seats.iter().all(|s| seated.contains(&s.id)) {
-                taken.push(Ok(Take::Seated));
-            } else {
-                // A joiner already holds a seat there: this take is undone
-                // and the rest of the group stands.
-                undo_take(&mut tx, t, &seated).await?;
-                taken.push(Err(StoreError::Conflict("seat".into())));
+                })),
+                Fit::Taken if t.seats.iter().all(|s| seated.contains(&s.id)) => {
+                    taken.push(Ok(Take::Seated));
+                }
+                Fit::Taken => {
+                    // A joiner already holds a seat there: this take is
+                    // undone and the rest of the group stands.
+                    undo_take(&mut tx, t, &seated).await?;
+                    taken.push(Err(StoreError::Conflict("seat".into())));
+                }
             }
         }
         tx.commit().await?;
@@ -438,29 +492,107 @@ impl GroupWriter {
     }
 }
 
-/// Counts `seats` more seats taken in a published campaign, if they fit
-/// and its terms are still `terms_version`; false (and nothing changed)
-/// otherwise. The campaign is full once its last seat is taken.
+/// How a take stands to a campaign's waitlist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    /// A join: while anyone waits in line, a free seat is theirs, not
+    /// this take's (it waits behind them instead).
+    WaitBehind,
+    /// The line's head being seated.
+    Heads,
+}
+
+/// How a take fared in the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fit {
+    /// Its seats are counted.
+    Taken,
+    /// No room (or not open, or other terms, or a line to wait in).
+    NoRoom,
+    /// The place it was to seat no longer waits.
+    LineMoved,
+}
+
+/// Counts `seats` more seats taken in a published campaign, if they fit,
+/// its terms are still `terms_version` and (for a join) nobody waits in
+/// its line; false (and nothing changed) otherwise. The campaign is full
+/// once its last seat is taken.
 async fn take_room(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     campaign: &str,
     seats: usize,
     now: i64,
     terms_version: i64,
+    line: Line,
 ) -> Result<bool, StoreError> {
-    let taken = sqlx::query(
-        "UPDATE campaigns SET seats_taken = seats_taken + $2, updated_at = $3, \
+    const TAKE: &str = "UPDATE campaigns SET seats_taken = seats_taken + $2, updated_at = $3, \
          status = CASE WHEN seats_taken + $2 >= max_players THEN 'full' ELSE status END \
          WHERE id = $1 AND status = 'published' AND seats_taken + $2 <= max_players \
-         AND terms_version = $4",
+         AND terms_version = $4";
+    let sql = match line {
+        Line::Heads => TAKE.to_string(),
+        Line::WaitBehind => format!(
+            "{TAKE} AND NOT EXISTS (SELECT 1 FROM waitlist w WHERE w.campaign_id = $1 \
+             AND w.status = 'waiting')"
+        ),
+    };
+    let taken = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(campaign)
+        .bind(i64::try_from(seats).unwrap_or(i64::MAX))
+        .bind(now)
+        .bind(terms_version)
+        .execute(&mut **tx)
+        .await?;
+    Ok(taken.rows_affected() == 1)
+}
+
+/// Seats a waitlist place's take: the place leaves the line (if it still
+/// waits) and its seats are counted past the line it headed; if they do
+/// not fit, it goes back to waiting where it was.
+async fn take_for_place(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    t: &SeatTake,
+    place: &str,
+) -> Result<Fit, StoreError> {
+    let campaign = t.seats[0].campaign_id.as_str();
+    let left = sqlx::query(
+        "UPDATE waitlist SET status = 'promoted', updated_at = $3 \
+         WHERE id = $1 AND campaign_id = $2 AND status = 'waiting'",
     )
+    .bind(place)
     .bind(campaign)
-    .bind(i64::try_from(seats).unwrap_or(i64::MAX))
-    .bind(now)
-    .bind(terms_version)
+    .bind(t.now)
     .execute(&mut **tx)
     .await?;
-    Ok(taken.rows_affected() == 1)
+    if left.rows_affected() != 1 {
+        return Ok(Fit::LineMoved);
+    }
+    if take_room(
+        tx,
+        campaign,
+        t.seats.len(),
+        t.now,
+        t.terms_version,
+        Line::Heads,
+    )
+    .await?
+    {
+        return Ok(Fit::Taken);
+    }
+    back_in_line(tx, place).await?;
+    Ok(Fit::NoRoom)
+}
+
+/// Puts a place this transaction took out of the line back in it.
+async fn back_in_line(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    place: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE waitlist SET status = 'waiting' WHERE id = $1 AND status = 'promoted'")
+        .bind(place)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// The campaigns all of whose takes in the group fit at once, counted in
@@ -483,7 +615,8 @@ async fn take_together<'t>(
         terms: Option<i64>,
     }
     let mut sums: Vec<Sum<'t>> = Vec::new();
-    for t in takes {
+    // Promotions are taken each on its own, past the line.
+    for t in takes.iter().filter(|t| t.promotes.is_none()) {
         let campaign = t.seats[0].campaign_id.as_str();
         match sums.iter_mut().find(|s| s.campaign == campaign) {
             Some(s) => {
@@ -504,7 +637,7 @@ async fn take_together<'t>(
     let mut together = HashSet::new();
     for s in sums {
         if let Some(terms) = s.terms.filter(|_| s.takes > 1)
-            && take_room(tx, s.campaign, s.seats, s.latest, terms).await?
+            && take_room(tx, s.campaign, s.seats, s.latest, terms, Line::WaitBehind).await?
         {
             together.insert(s.campaign);
         }
@@ -523,17 +656,17 @@ enum Refusal {
     TermsChanged,
 }
 
-/// For each take (`fits` says which fitted): whether its place in line is
+/// For each take (`fits` says how it fared): whether its place in line is
 /// written instead, from one read of the refused campaigns' terms.
 async fn refusals(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     takes: &[&SeatTake],
-    fits: &[bool],
+    fits: &[Fit],
 ) -> Result<Vec<Refusal>, StoreError> {
     let mut refused: Vec<&str> = takes
         .iter()
         .zip(fits)
-        .filter(|(t, fit)| !**fit && t.fallback.is_some())
+        .filter(|(t, fit)| **fit == Fit::NoRoom && t.fallback.is_some())
         .map(|(t, _)| t.seats[0].campaign_id.as_str())
         .collect();
     if refused.is_empty() {
@@ -557,7 +690,7 @@ async fn refusals(
         .iter()
         .zip(fits)
         .map(|(t, fit)| {
-            if *fit || t.fallback.is_none() {
+            if *fit != Fit::NoRoom || t.fallback.is_none() {
                 return Refusal::NoRoom;
             }
             match terms.get(&t.seats[0].campaign_id) {
@@ -679,8 +812,9 @@ async fn insert_seats(
         .collect::<Result<_, _>>()?)
 }
 
-/// Undoes a take whose seats did not all go in: its seats, its order and
-/// its share of the campaign's seat count (the campaign was open before).
+/// Undoes a take whose seats did not all go in: its seats, its order,
+/// its share of the campaign's seat count (the campaign was open before)
+/// and, for a promotion, its place's leaving the line.
 async fn undo_take(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     t: &SeatTake,
@@ -705,6 +839,9 @@ async fn undo_take(
     .bind(i64::try_from(t.seats.len()).unwrap_or(i64::MAX))
     .execute(&mut **tx)
     .await?;
+    if let Some(place) = &t.promotes {
+        back_in_line(tx, place).await?;
+    }
     Ok(())
 }
 
@@ -721,7 +858,9 @@ fn place_bytes(w: &WaitRow) -> usize {
 
 /// Inserts waitlist places and reads the position of each made; one answer
 /// per place, in order. A player already waiting there, or holding a seat
-/// there (taken by a join that raced this one), makes none: a conflict.
+/// there (taken by a join that raced this one), makes none: a conflict. A
+/// campaign that no longer takes players (cancelled, say, since the join
+/// read it) takes no place either: `Closed`, with its status.
 async fn insert_places(
     conn: &mut sqlx::AnyConnection,
     places: &[&WaitRow],
@@ -736,6 +875,8 @@ async fn insert_places(
          FROM (VALUES {}) AS v WHERE NOT EXISTS (SELECT 1 FROM seats s \
            WHERE s.campaign_id = v.column2 AND s.account_id = v.column3 \
            AND s.status IN ('held', 'confirmed')) \
+         AND EXISTS (SELECT 1 FROM campaigns c WHERE c.id = v.column2 \
+           AND c.status IN ('published', 'full')) \
          ON CONFLICT DO NOTHING RETURNING id",
         value_rows(places.len(), 8)
     );
@@ -814,11 +955,37 @@ async fn insert_places(
             }
         }
     }
+    // Why the rest were not made: rare, so read only when it happens.
+    let mut closed: HashMap<String, String> = HashMap::new();
+    let mut unmade: Vec<&str> = places
+        .iter()
+        .filter(|w| !made.contains(&w.id))
+        .map(|w| w.campaign_id.as_str())
+        .collect();
+    if !unmade.is_empty() {
+        unmade.sort_unstable();
+        unmade.dedup();
+        let sql = format!(
+            "SELECT id, status FROM campaigns WHERE id IN ({}) \
+             AND status NOT IN ('published', 'full')",
+            placeholders(1, unmade.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in &unmade {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            closed.insert(r.try_get("id")?, r.try_get("status")?);
+        }
+    }
     Ok(places
         .iter()
         .map(|w| {
             if !made.contains(&w.id) {
-                return Err(StoreError::Conflict("waitlist".into()));
+                return Err(match closed.get(&w.campaign_id) {
+                    Some(status) => StoreError::Closed(status.clone()),
+                    None => StoreError::Conflict("waitlist".into()),
+                });
             }
             found
                 .remove(&w.id)
@@ -934,6 +1101,7 @@ mod tests {
             terms_version: 1,
             now: fallback.created_at,
             fallback: Some(fallback),
+            promotes: None,
         };
         Pending::Seats(Box::new(t), oneshot::channel().0)
     }

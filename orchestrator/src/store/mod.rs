@@ -42,6 +42,9 @@ pub enum StoreError {
     /// A unique constraint refused a write; holds the constraint's column if known.
     #[error("already exists: {0}")]
     Conflict(String),
+    /// The campaign no longer takes players; holds its status.
+    #[error("the campaign is {0}; it takes no players")]
+    Closed(String),
     /// Anything else from the database.
     #[error(transparent)]
     Database(#[from] sqlx::Error),

@@ -194,6 +194,24 @@ impl Store {
             .await
     }
 
+    /// Releases a seat with a refund worked out for it as `status` (held
+    /// or confirmed): false if it is no longer so (paid, or released,
+    /// since it was read), so no paid seat goes for an unpaid one's refund.
+    pub async fn release_seat_as(
+        &self,
+        id: &str,
+        status: &str,
+        refund_minor: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let condition = match status {
+            "held" => "status = 'held'",
+            "confirmed" => "status = 'confirmed'",
+            _ => return Ok(false),
+        };
+        self.release_where(id, refund_minor, now, condition).await
+    }
+
     /// Releases an unpaid hold at once (its checkout ended); false if it
     /// was paid or released meanwhile.
     pub async fn release_held_seat(&self, id: &str, now: i64) -> Result<bool, StoreError> {
@@ -355,6 +373,30 @@ impl Store {
                AND w.size <= c.max_players - c.seats_taken) \
              ORDER BY c.id LIMIT $1",
         )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Campaigns that stopped taking players (cancelled, started or
+    /// completed) since `since` and still have places waiting in their
+    /// line (at most `limit`).
+    pub async fn closed_campaigns_with_line(
+        &self,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.id FROM campaigns c WHERE c.status IN ('cancelled', 'running', 'completed') \
+             AND c.updated_at >= $1 AND EXISTS (SELECT 1 FROM waitlist w \
+               WHERE w.campaign_id = c.id AND w.status = 'waiting') \
+             ORDER BY c.id LIMIT $2",
+        )
+        .bind(since)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;

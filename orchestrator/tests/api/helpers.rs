@@ -28,6 +28,8 @@ pub struct TestApp {
     pub now: Arc<AtomicI64>,
     /// Where game servers run.
     pub runtime: Arc<dyn Runtime>,
+    /// The payment provider.
+    pub payments: Arc<dyn PaymentProvider>,
     _db: TestDb,
     _runtime_dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -239,6 +241,7 @@ pub async fn spawn_app_options(options: TestOptions) -> TestApp {
         store,
         now,
         runtime,
+        payments: options.payments.clone(),
         _db: db,
         _runtime_dir: runtime_dir,
         shutdown: Some(tx),

@@ -1235,3 +1235,336 @@ async fn a_block_made_while_waiting_skips_that_place_when_a_seat_opens() {
             .any(|m| m.1 == "cyd@example.com" && m.3.contains("block"))
     );
 }
+
+#[tokio::test]
+async fn a_campaign_cancelled_since_a_join_read_it_takes_no_place_in_its_line() {
+    let app = spawn_app().await;
+    let (id, gm) = campaign(&app, 2).await;
+    let (ann_id, _) = app.user("ann").await;
+    let before = app.store.campaign(&id).await.unwrap().unwrap();
+    let (status, _) = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/campaigns/{id}/cancel"),
+            Some(&gm),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // A join that read the campaign open writes its place (or its seats,
+    // falling back on a place) only now.
+    let now = app.now.load(Ordering::SeqCst);
+    let place = wait_row("wait-late", &id, &ann_id, now);
+    match app.store.join_waitlist(&place).await {
+        Err(StoreError::Closed(status)) => assert_eq!(status, "cancelled"),
+        other => panic!("expected a closed campaign, got {other:?}"),
+    }
+    let seat = held_seat("seat-late", &before, &ann_id, now);
+    let taken = app
+        .store
+        .take_seats(&[seat], None, before.terms_version, now, Some(&place))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&taken, Take::Waiting(Err(StoreError::Closed(s))) if s == "cancelled"),
+        "{taken:?}"
+    );
+    assert!(app.store.waitlist(&id).await.unwrap().is_empty());
+    let after = app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!(after.seats_taken, 0);
+}
+
+#[tokio::test]
+async fn places_left_waiting_in_a_closed_campaigns_line_are_ended_and_told() {
+    let app = spawn_app().await;
+    let (id, _) = campaign(&app, 2).await;
+    for h in ["ann", "bob"] {
+        let (_, t) = app.user(h).await;
+        assert_eq!(join(&app, &id, &t, false).await.0, StatusCode::CREATED);
+    }
+    let (_, cyd) = app.user("cyd").await;
+    assert_eq!(join(&app, &id, &cyd, false).await.0, StatusCode::ACCEPTED);
+    // The campaign closes without its line being ended, as when a place
+    // went in just after a cancel ended the line.
+    let now = app.now.load(Ordering::SeqCst);
+    assert!(
+        app.store
+            .set_campaign_status(&id, "full", "cancelled", now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(app.store.waitlist(&id).await.unwrap().len(), 1);
+    let now = app.now.load(Ordering::SeqCst) + 5_000;
+    assert_eq!(
+        seats::end_stranded_places(&app.store, now).await.unwrap(),
+        1
+    );
+    assert!(app.store.waitlist(&id).await.unwrap().is_empty());
+    let mail = app.store.unsent_mail(100).await.unwrap();
+    assert!(
+        mail.iter()
+            .any(|m| m.1 == "cyd@example.com" && m.3.contains("is cancelled")),
+        "{mail:?}"
+    );
+    // Done once: nothing is left to end.
+    assert_eq!(
+        seats::end_stranded_places(&app.store, now).await.unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_freed_seat_goes_to_the_line_not_to_a_newcomer() {
+    let app = spawn_app().await;
+    let (id, _) = campaign(&app, 2).await;
+    let (_, ann) = app.user("ann").await;
+    let (_, bob) = app.user("bob").await;
+    let (_, cyd) = app.user("cyd").await;
+    let (dee_id, dee) = app.user("dee").await;
+    assert_eq!(join(&app, &id, &ann, false).await.0, StatusCode::CREATED);
+    assert_eq!(join(&app, &id, &bob, false).await.0, StatusCode::CREATED);
+    assert_eq!(join(&app, &id, &cyd, false).await.0, StatusCode::ACCEPTED);
+    // Bob's seat is freed without the line moving yet (as when a paid
+    // checkout's hold is released by the payment webhook).
+    let bobs = my_seats(&app, &bob).await["seats"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let now = app.now.load(Ordering::SeqCst);
+    assert!(app.store.release_seat(&bobs, 0, now).await.unwrap());
+    let c = app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!((c.status.as_str(), c.seats_taken), ("published", 1));
+    // Dee, new, joins the open campaign: she waits behind Cyd, and the
+    // seat goes to Cyd.
+    let (status, j) = join(&app, &id, &dee, false).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{j}");
+    assert_eq!(j["outcome"], "waitlisted");
+    assert_eq!(
+        my_seats(&app, &cyd).await["seats"][0]["campaign_id"],
+        id.as_str()
+    );
+    let line = app.store.waitlist(&id).await.unwrap();
+    assert_eq!(line.len(), 1, "{line:?}");
+    assert_eq!(line[0].account_id, dee_id);
+    let c = app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!((c.status.as_str(), c.seats_taken), ("full", 2));
+}
+
+#[tokio::test]
+async fn a_promotion_leaves_the_line_in_the_same_commit_as_its_seat() {
+    let app = spawn_app().await;
+    let (id, _) = campaign(&app, 2).await;
+    let (_, ann) = app.user("ann").await;
+    let (_, bob) = app.user("bob").await;
+    let (cyd_id, cyd) = app.user("cyd").await;
+    let (dee_id, dee) = app.user("dee").await;
+    for t in [&ann, &bob] {
+        assert_eq!(join(&app, &id, t, false).await.0, StatusCode::CREATED);
+    }
+    for t in [&cyd, &dee] {
+        assert_eq!(join(&app, &id, t, false).await.0, StatusCode::ACCEPTED);
+    }
+    let line = app.store.waitlist(&id).await.unwrap();
+    let (cyds, dees) = (line[0].id.clone(), line[1].id.clone());
+    let c = app.store.campaign(&id).await.unwrap().unwrap();
+    let now = app.now.load(Ordering::SeqCst);
+    // Full: the place keeps its spot, nothing is taken.
+    let seat = held_seat("seat-cyd", &c, &cyd_id, now);
+    let taken = app
+        .store
+        .take_seats_for_place(
+            std::slice::from_ref(&seat),
+            None,
+            c.terms_version,
+            now,
+            &cyds,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(taken, Take::NoRoom), "{taken:?}");
+    assert_eq!(app.store.waitlist(&id).await.unwrap().len(), 2);
+    // A seat frees: Cyd's place is seated past Dee, who stays in line.
+    let anns = my_seats(&app, &ann).await["seats"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(app.store.release_seat(&anns, 0, now).await.unwrap());
+    let taken = app
+        .store
+        .take_seats_for_place(
+            std::slice::from_ref(&seat),
+            None,
+            c.terms_version,
+            now,
+            &cyds,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(taken, Take::Seated), "{taken:?}");
+    let line = app.store.waitlist(&id).await.unwrap();
+    assert_eq!(
+        line.iter().map(|w| w.id.as_str()).collect::<Vec<_>>(),
+        [dees.as_str()]
+    );
+    assert!(app.store.live_seat(&id, &cyd_id).await.unwrap().is_some());
+    // The same place again: it no longer waits, and nothing is taken.
+    let again = held_seat("seat-cyd-2", &c, &cyd_id, now);
+    let taken = app
+        .store
+        .take_seats_for_place(&[again], None, c.terms_version, now, &cyds)
+        .await
+        .unwrap();
+    assert!(matches!(taken, Take::LineMoved), "{taken:?}");
+    // Dee, who left the line meanwhile, is not seated either.
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/campaigns/{id}/seat"),
+            Some(&dee),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let deeseat = held_seat("seat-dee", &c, &dee_id, now);
+    let taken = app
+        .store
+        .take_seats_for_place(&[deeseat], None, c.terms_version, now, &dees)
+        .await
+        .unwrap();
+    assert!(matches!(taken, Take::LineMoved), "{taken:?}");
+    let c = app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!(c.seats_taken, 2);
+}
+
+#[tokio::test]
+async fn a_seat_paid_since_it_was_read_is_not_released_as_an_unpaid_hold() {
+    let app = spawn_app().await;
+    let (id, _) = campaign(&app, 4).await;
+    let (ann_id, _) = app.user("ann").await;
+    let c = app.store.campaign(&id).await.unwrap().unwrap();
+    let now = app.now.load(Ordering::SeqCst);
+    let hold = held_seat("seat-ann", &c, &ann_id, now);
+    let taken = app
+        .store
+        .take_seats(&[hold], None, c.terms_version, now, None)
+        .await
+        .unwrap();
+    assert!(matches!(taken, Take::Seated), "{taken:?}");
+    // Read as a hold, then paid before the release.
+    assert!(app.store.confirm_seat("seat-ann", now).await.unwrap());
+    assert!(
+        !app.store
+            .release_seat_as("seat-ann", "held", 0, now)
+            .await
+            .unwrap()
+    );
+    let s = app.store.live_seat(&id, &ann_id).await.unwrap().unwrap();
+    assert_eq!(s.status, "confirmed");
+    assert!(
+        app.store
+            .release_seat_as("seat-ann", "confirmed", s.price_minor, now)
+            .await
+            .unwrap()
+    );
+    assert!(app.store.live_seat(&id, &ann_id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_player_who_will_not_wait_gets_a_conflict_from_a_full_campaign() {
+    let app = spawn_app().await;
+    let (id, _) = campaign(&app, 2).await;
+    for h in ["ann", "bob"] {
+        let (_, t) = app.user(h).await;
+        assert_eq!(join(&app, &id, &t, false).await.0, StatusCode::CREATED);
+    }
+    let (_, cyd) = app.user("cyd").await;
+    let (status, body) = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/campaigns/{id}/join"),
+            Some(&cyd),
+            Some(json!({"waitlist": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("full"),
+        "{body}"
+    );
+    assert!(app.store.waitlist(&id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_campaign_short_of_its_minimum_at_the_warm_up_is_cancelled_and_refunded() {
+    use orchestrator::scheduler::Scheduler;
+    use orchestrator::scheduler::decide::Timing;
+    let app = spawn_app().await;
+    let gm = app.game_master("keeper").await;
+    let mut body = campaign_body("Too Few", 4, 7);
+    body["min_players"] = json!(3);
+    let short = app.published_campaign(&gm, body).await;
+    let (_, ann) = app.user("ann").await;
+    let (_, j) = join(&app, &short, &ann, false).await;
+    let paid = j["seats"][0]["price_minor"].as_i64().unwrap();
+    // Another, with enough players and one more waiting; its operator keeps
+    // its server stopped (no game server runs in this test).
+    let enough = app
+        .published_campaign(&gm, campaign_body("Enough", 2, 8))
+        .await;
+    for h in ["bob", "cyd", "dee"] {
+        let (_, t) = app.user(h).await;
+        join(&app, &enough, &t, false).await;
+    }
+    let now = app.now.load(Ordering::SeqCst);
+    app.store
+        .set_server_override(&enough, Some("suspend"), now)
+        .await
+        .unwrap();
+    let scheduler = Scheduler {
+        store: app.store.clone(),
+        runtime: app.runtime.clone(),
+        timing: Timing::default(),
+        payments: app.payments.clone(),
+    };
+    let first = app
+        .store
+        .campaign(&short)
+        .await
+        .unwrap()
+        .unwrap()
+        .first_session_at;
+    // Before the warm-up nothing changes.
+    scheduler.round(first - 11 * 60_000).await.unwrap();
+    let c = app.store.campaign(&short).await.unwrap().unwrap();
+    assert_eq!(c.status, "published");
+    // At the warm-up one of three is too few: cancelled, refunded in full.
+    scheduler.round(first - 10 * 60_000).await.unwrap();
+    let c = app.store.campaign(&short).await.unwrap().unwrap();
+    assert_eq!((c.status.as_str(), c.seats_taken), ("cancelled", 0));
+    let entries = app.store.audit_page(None, 50).await.unwrap();
+    assert!(
+        entries.iter().any(|e| e.action == "seat.release"
+            && e.details.contains("too few players")
+            && e.details.contains(&format!("\"refund_minor\":{paid}"))),
+        "{entries:?}"
+    );
+    let mail = app.store.unsent_mail(100).await.unwrap();
+    assert!(
+        mail.iter()
+            .any(|m| m.1 == "ann@example.com" && m.3.contains("minimum of 3 players")),
+        "{mail:?}"
+    );
+    // The full one starts at its first session, and its line ends.
+    let c = app.store.campaign(&enough).await.unwrap().unwrap();
+    assert_eq!(c.status, "full");
+    scheduler.round(c.first_session_at).await.unwrap();
+    let c = app.store.campaign(&enough).await.unwrap().unwrap();
+    assert_eq!(c.status, "running");
+    assert!(app.store.waitlist(&enough).await.unwrap().is_empty());
+    let mail = app.store.unsent_mail(100).await.unwrap();
+    assert!(
+        mail.iter()
+            .any(|m| m.1 == "dee@example.com" && m.3.contains("started without a seat")),
+        "{mail:?}"
+    );
+}

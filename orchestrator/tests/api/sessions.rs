@@ -47,6 +47,7 @@ pub async fn spawn() -> Sessions {
         store: app.store.clone(),
         runtime,
         timing: Timing::default(),
+        payments: app.payments.clone(),
     };
     Sessions {
         app,
@@ -441,17 +442,22 @@ async fn operators_suspend_resume_and_inspect_a_campaigns_server() {
         s.app.json(Method::GET, &path, Some(&gm), None).await.0,
         StatusCode::FORBIDDEN
     );
-    // A suspended campaign's server does not start for its session.
+    // A suspended campaign's server does not start for its session (with
+    // its two players, its minimum, it is not called off either).
     act("suspend").await;
-    let (_, ann) = s.app.user("ann").await;
-    s.app
-        .json(
-            Method::POST,
-            &format!("/api/v1/campaigns/{id}/join"),
-            Some(&ann),
-            Some(json!({})),
-        )
-        .await;
+    for h in ["ann", "bob"] {
+        let (_, t) = s.app.user(h).await;
+        let (status, j) = s
+            .app
+            .json(
+                Method::POST,
+                &format!("/api/v1/campaigns/{id}/join"),
+                Some(&t),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{j}");
+    }
     let first = s
         .app
         .store
@@ -463,6 +469,8 @@ async fn operators_suspend_resume_and_inspect_a_campaigns_server() {
     s.set_clock(first);
     s.round().await;
     assert!(s.app.runtime.running().await.is_empty());
+    let c = s.app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!(c.status, "running");
 }
 
 #[tokio::test]
