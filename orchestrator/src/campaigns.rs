@@ -642,6 +642,8 @@ pub fn calendar_events(row: &CampaignRow) -> Result<Vec<CalendarEvent>, AccountE
             summary: format!("{} (session {} of {total})", row.title, s.index + 1),
             description: format!("Startales campaign \"{}\".", row.title),
             session: s,
+            sequence: row.terms_version,
+            cancelled: row.status == "cancelled",
         })
         .collect())
 }

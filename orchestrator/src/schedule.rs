@@ -346,6 +346,11 @@ pub struct CalendarEvent {
     pub description: String,
     /// The session.
     pub session: Session,
+    /// Its revision: higher after each change of the campaign's terms, so
+    /// calendar apps take the new times over the old.
+    pub sequence: i64,
+    /// The campaign was cancelled: the event stays in the feed, marked so.
+    pub cancelled: bool,
 }
 
 fn ics_time(ms: i64) -> String {
@@ -410,6 +415,15 @@ pub fn ics_feed(name: &str, events: &[CalendarEvent], now_ms: i64) -> String {
         ics_line(
             &mut out,
             &format!("DTEND:{}", ics_time(e.session.ends_at_ms)),
+        );
+        ics_line(&mut out, &format!("SEQUENCE:{}", e.sequence.max(0)));
+        ics_line(
+            &mut out,
+            if e.cancelled {
+                "STATUS:CANCELLED"
+            } else {
+                "STATUS:CONFIRMED"
+            },
         );
         ics_line(&mut out, &format!("SUMMARY:{}", ics_escape(&e.summary)));
         ics_line(
@@ -746,6 +760,8 @@ mod tests {
                 uid: format!("c1-{}@startales", x.index),
                 summary: "Session, the \"Veyra; Expanse\"".into(),
                 description: "A very long description that goes on and on so that it must be folded at seventy-five octets\nsecond line".into(),
+                cancelled: x.index == 3,
+                sequence: 2,
                 session: x,
             })
             .collect();
@@ -757,6 +773,9 @@ mod tests {
         assert!(ics.contains("DTEND:20260601T200000Z\r\n"));
         assert!(ics.contains("SUMMARY:Session\\, the \"Veyra\\; Expanse\""));
         assert!(ics.contains("\\nsecond line"));
+        assert_eq!(ics.matches("STATUS:CONFIRMED\r\n").count(), 3);
+        assert_eq!(ics.matches("STATUS:CANCELLED\r\n").count(), 1);
+        assert_eq!(ics.matches("SEQUENCE:2\r\n").count(), 4);
         for line in ics.split("\r\n") {
             assert!(line.len() <= 75, "{line}");
         }

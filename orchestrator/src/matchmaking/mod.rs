@@ -5,9 +5,10 @@
 //!
 //! Hard rules (a campaign that breaks one is never offered): the campaign has
 //! seats for the whole party, its mode and tier are among the ticket's (when
-//! the ticket names any), and its seat price is within the ticket's budget.
-//! Among the rest the score decides, and every point of it is explained in
-//! [`Match::reasons`].
+//! the ticket names any), its seat price is within the ticket's budget, and
+//! (when the ticket gives its players' availability) they are free for at
+//! least [`MIN_FIT_PERCENT`] of its session time. Among the rest the score
+//! decides, and every point of it is explained in [`Match::reasons`].
 //!
 //! Time fit uses weekly bitmaps of 15-minute slots in UTC: a campaign's
 //! sessions and a player's availability windows each become 672 bits, so a
@@ -160,6 +161,11 @@ pub(crate) fn eligible(t: &Ticket, c: &OpenCampaign, seats_open: u32) -> bool {
         && t.max_price_minor.is_none_or(|max| c.price_minor <= max)
 }
 
+/// The least share of a campaign's session time, in percent, a ticket's
+/// players must be free for (when the ticket gives their availability):
+/// a quick join never seats anyone in a game they cannot mostly attend.
+pub const MIN_FIT_PERCENT: i32 = 75;
+
 /// The schedule fit in percent: the share of the campaign's session time the
 /// ticket's players are free for.
 fn fit_percent(t: &Ticket, c: &OpenCampaign) -> i32 {
@@ -174,6 +180,7 @@ fn fit_percent(t: &Ticket, c: &OpenCampaign) -> i32 {
 fn score(
     t: &Ticket,
     c: &OpenCampaign,
+    fit: i32,
     seats_taken: u32,
     now_ms: i64,
     explain: bool,
@@ -190,7 +197,6 @@ fn score(
             });
         }
     };
-    let fit = fit_percent(t, c);
     add("schedule", fit, &|| {
         format!("your availability covers {fit}% of its session time")
     });
@@ -231,26 +237,30 @@ pub fn match_tickets(tickets: &[Ticket], campaigns: &[OpenCampaign], now_ms: i64
     let mut taken: Vec<u32> = campaigns.iter().map(|c| c.seats_taken).collect();
     let mut out = Vec::new();
     for t in order {
-        let mut best: Option<(i32, usize)> = None;
+        let mut best: Option<(i32, i32, usize)> = None;
         for (i, c) in campaigns.iter().enumerate() {
             if !eligible(t, c, seats[i]) {
                 continue;
             }
-            let (s, _) = score(t, c, taken[i], now_ms, false);
+            let fit = fit_percent(t, c);
+            if fit < MIN_FIT_PERCENT {
+                continue;
+            }
+            let (s, _) = score(t, c, fit, taken[i], now_ms, false);
             let better = match best {
                 None => true,
-                Some((bs, bi)) => {
+                Some((bs, _, bi)) => {
                     let b = &campaigns[bi];
                     (s, -c.starts_at_ms, std::cmp::Reverse(&c.id))
                         > (bs, -b.starts_at_ms, std::cmp::Reverse(&b.id))
                 }
             };
             if better {
-                best = Some((s, i));
+                best = Some((s, fit, i));
             }
         }
-        if let Some((_, i)) = best {
-            let (score, reasons) = score(t, &campaigns[i], taken[i], now_ms, true);
+        if let Some((_, fit, i)) = best {
+            let (score, reasons) = score(t, &campaigns[i], fit, taken[i], now_ms, true);
             seats[i] -= t.party_size;
             taken[i] += t.party_size;
             out.push(Match {
@@ -327,6 +337,29 @@ mod tests {
         t.max_price_minor = None;
         t.party_size = 3;
         assert!(match_tickets(&[t], &c, MONDAY).is_empty());
+    }
+
+    #[test]
+    fn a_campaign_its_players_are_mostly_not_free_for_is_never_offered() {
+        // Mondays 19:00-22:00; free 19:00-21:00 covers two thirds of it.
+        let c = vec![campaign("c", GameMode::Conquest, LlmTier::Gemini, 500, 4)];
+        let mut t = ticket("t", 0);
+        t.availability
+            .add_instants(MONDAY + 19 * 3_600_000, MONDAY + 21 * 3_600_000);
+        assert!(match_tickets(&[t.clone()], &c, MONDAY).is_empty());
+        // Free until 21:30: three quarters, enough.
+        t.availability.add_instants(
+            MONDAY + 21 * 3_600_000,
+            MONDAY + 21 * 3_600_000 + 30 * 60_000,
+        );
+        let m = match_tickets(&[t], &c, MONDAY);
+        assert_eq!(m.len(), 1);
+        let schedule = m[0]
+            .reasons
+            .iter()
+            .find(|r| r.factor == "schedule")
+            .unwrap();
+        assert_eq!(schedule.points, 83);
     }
 
     #[test]

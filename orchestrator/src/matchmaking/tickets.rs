@@ -407,9 +407,11 @@ pub async fn rematch(
     let matches = tokio::task::spawn_blocking(move || match_tickets(&tickets, &all, now))
         .await
         .map_err(|e| AccountError::Hashing(format!("matcher failed: {e}")))?;
+    let by_id: std::collections::HashMap<&str, &TicketRow> =
+        rows.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut seated = 0;
     for m in matches {
-        let Some(row) = rows.iter().find(|r| r.id == m.ticket_id) else {
+        let Some(row) = by_id.get(m.ticket_id.as_str()).copied() else {
             continue;
         };
         if match_one(store, provider, row, &campaigns, Some(m), now)

@@ -1168,6 +1168,19 @@ async fn cancelling_refunds_every_seat_in_full_and_ends_the_waitlist() {
     }
     let (status, _) = join(&app, &id, &tokens[2], false).await;
     assert_eq!(status, StatusCode::CONFLICT);
+    // Its calendar keeps the sessions, marked cancelled.
+    let feed = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}/calendar.ics"),
+            Some(&gm),
+            None,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(feed.matches("STATUS:CANCELLED\r\n").count(), 4, "{feed}");
     let (status, _) = patch(&app, &id, &gm, json!({"title": "Revived"})).await;
     assert_eq!(status, StatusCode::CONFLICT);
     let (status, _) = app
