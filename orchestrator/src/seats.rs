@@ -680,8 +680,9 @@ pub async fn promote_waiting(
     Ok(seated)
 }
 
-/// Gives free seats to the head of the waitlist while it fits, with a new
-/// hold and a mail. Returns how many places were seated.
+/// Gives free seats down the waitlist, each to the first place in line
+/// that fits them, with a new hold and a mail. Returns how many places
+/// were seated.
 pub async fn promote(
     store: &Store,
     provider: &dyn PaymentProvider,
@@ -689,13 +690,21 @@ pub async fn promote(
     now: i64,
 ) -> Result<usize, AccountError> {
     let mut seated = 0;
-    while let Some(head) = store.waitlist_head(campaign_id).await? {
+    loop {
         let Some(c) = store.campaign(campaign_id).await? else {
             return Ok(seated);
         };
-        if c.seats_taken + head.size > c.max_players || c.status != "published" {
+        if c.status != "published" {
             return Ok(seated);
         }
+        // The first in line who fits the free seats: a party too big for
+        // them keeps its place without keeping them empty.
+        let Some(head) = store
+            .first_waiting_within(campaign_id, c.max_players - c.seats_taken)
+            .await?
+        else {
+            return Ok(seated);
+        };
         // The provider failed on the head's last try: the line waits (in
         // its order) until the head's retry is due.
         if head.retry_at.is_some_and(|t| t > now) {
@@ -766,6 +775,24 @@ pub async fn promote(
                     now,
                 )
                 .await?;
+                // A party's other members learn their seats came too (the
+                // leader pays for them all).
+                for m in members.iter().filter(|m| **m != head.account_id) {
+                    tell(
+                        store,
+                        m,
+                        &format!("A seat opened in {}", c.title),
+                        |handle| {
+                            format!(
+                                "Good news, {handle}: seats opened in \"{}\" for your party, \
+                                 and one is yours.\n",
+                                c.title
+                            )
+                        },
+                        now,
+                    )
+                    .await?;
+                }
             }
             // Another promotion seated it, or its player left: the next.
             Ok(Seating::Refused(Take::LineMoved)) => {}
@@ -796,7 +823,6 @@ pub async fn promote(
             Err(e) => return Err(e),
         }
     }
-    Ok(seated)
 }
 
 /// Releases holds that ran out unpaid (of one campaign, or all), tells each

@@ -212,8 +212,8 @@ impl Store {
     /// Takes `seats.len()` seats of a published campaign at once, or none,
     /// with the order that pays for them: [`Take::NoRoom`] when they do
     /// not fit (the campaign is full, or not open, or its terms are no
-    /// longer `terms_version`, or players wait in its line: a seat freed
-    /// while someone waits is theirs). With a `fallback`, a take that does
+    /// longer `terms_version`, or someone in its line fits the free seats:
+    /// a seat freed while they wait is theirs). With a `fallback`, a take that does
     /// not fit writes that place in line in the same commit instead (a
     /// busy campaign's join needs no second trip through the writer),
     /// unless the terms changed. A player who already holds a seat there
@@ -495,8 +495,8 @@ impl GroupWriter {
 /// How a take stands to a campaign's waitlist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Line {
-    /// A join: while anyone waits in line, a free seat is theirs, not
-    /// this take's (it waits behind them instead).
+    /// A join: while anyone in line fits the free seats, they are theirs,
+    /// not this take's (it waits behind them instead).
     WaitBehind,
     /// The line's head being seated.
     Heads,
@@ -514,8 +514,8 @@ enum Fit {
 }
 
 /// Counts `seats` more seats taken in a published campaign, if they fit,
-/// its terms are still `terms_version` and (for a join) nobody waits in
-/// its line; false (and nothing changed) otherwise. The campaign is full
+/// its terms are still `terms_version` and (for a join) nobody in its line
+/// fits its free seats; false (and nothing changed) otherwise. The campaign is full
 /// once its last seat is taken.
 async fn take_room(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -533,7 +533,7 @@ async fn take_room(
         Line::Heads => TAKE.to_string(),
         Line::WaitBehind => format!(
             "{TAKE} AND NOT EXISTS (SELECT 1 FROM waitlist w WHERE w.campaign_id = $1 \
-             AND w.status = 'waiting')"
+             AND w.status = 'waiting' AND w.size <= campaigns.max_players - campaigns.seats_taken)"
         ),
     };
     let taken = sqlx::query(sqlx::AssertSqlSafe(sql))

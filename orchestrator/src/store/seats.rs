@@ -330,6 +330,25 @@ impl Store {
         Ok(row.as_ref().map(wait).transpose()?)
     }
 
+    /// The first waiting place of a campaign's queue that wants at most
+    /// `seats` seats.
+    pub async fn first_waiting_within(
+        &self,
+        campaign: &str,
+        seats: i64,
+    ) -> Result<Option<WaitRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, campaign_id, account_id, party_id, size, status, created_at, retry_at FROM waitlist \
+             WHERE campaign_id = $1 AND status = 'waiting' AND size <= $2 \
+             ORDER BY created_at, id LIMIT 1",
+        )
+        .bind(campaign)
+        .bind(seats)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(wait).transpose()?)
+    }
+
     /// Moves a waiting place to `to` (promoted or left); false if it was
     /// no longer waiting.
     pub async fn end_wait(&self, id: &str, to: &str, now: i64) -> Result<bool, StoreError> {

@@ -1581,3 +1581,77 @@ async fn a_campaign_short_of_its_minimum_at_the_warm_up_is_cancelled_and_refunde
         "{mail:?}"
     );
 }
+
+#[tokio::test]
+async fn a_party_too_big_for_the_free_seats_keeps_its_place_without_keeping_them_empty() {
+    let app = spawn_app().await;
+    let (id, _) = campaign(&app, 3).await;
+    let (_, lead) = app.user("lead").await;
+    let mut members = Vec::new();
+    for h in ["mem1", "mem2"] {
+        let (_, t) = app.user(h).await;
+        app.befriend(&lead, &t, h).await;
+        members.push((h, t));
+    }
+    let pairs: Vec<(&str, &str)> = members.iter().map(|(h, t)| (*h, t.as_str())).collect();
+    app.party(&lead, &pairs).await;
+    let mut solos = Vec::new();
+    for h in ["solo1", "solo2", "solo3", "solo4"] {
+        solos.push(app.user(h).await.1);
+    }
+    for t in &solos[..3] {
+        assert_eq!(join(&app, &id, t, false).await.0, StatusCode::CREATED);
+    }
+    // The party waits first in line, a solo player behind it.
+    let (status, w) = join(&app, &id, &lead, true).await;
+    assert_eq!(
+        (status, w["position"].as_i64()),
+        (StatusCode::ACCEPTED, Some(1))
+    );
+    let (status, w) = join(&app, &id, &solos[3], false).await;
+    assert_eq!(
+        (status, w["position"].as_i64()),
+        (StatusCode::ACCEPTED, Some(2))
+    );
+    let leave = |t: String| {
+        let (app, id) = (&app, id.clone());
+        async move {
+            app.call(
+                Method::DELETE,
+                &format!("/api/v1/campaigns/{id}/seat"),
+                Some(&t),
+                None,
+            )
+            .await
+            .status()
+        }
+    };
+    // One seat frees: too few for the party, so the solo player behind it
+    // takes it, and the party keeps its place at the head.
+    assert_eq!(leave(solos[0].clone()).await, StatusCode::OK);
+    assert_eq!(
+        my_seats(&app, &solos[3]).await["seats"][0]["campaign_id"],
+        id.as_str()
+    );
+    let line = app.store.waitlist(&id).await.unwrap();
+    assert_eq!(line.len(), 1);
+    assert_eq!(line[0].size, 3);
+    // A newcomer with no one in line fitting the free seats takes one.
+    assert_eq!(leave(solos[1].clone()).await, StatusCode::OK);
+    let (_, newcomer) = app.user("new").await;
+    assert_eq!(
+        join(&app, &id, &newcomer, false).await.0,
+        StatusCode::CREATED
+    );
+    // Once three are free, the party is seated together.
+    for t in [&solos[2], &solos[3], &newcomer] {
+        assert_eq!(leave(t.clone()).await, StatusCode::OK);
+    }
+    assert!(app.store.waitlist(&id).await.unwrap().is_empty());
+    for (_, t) in &members {
+        assert_eq!(
+            my_seats(&app, t).await["seats"][0]["campaign_id"],
+            id.as_str()
+        );
+    }
+}
