@@ -456,42 +456,39 @@ pub async fn update(
     let mut notified = 0;
     if terms_changed || c.title != next.title {
         for s in &seated {
-            let mut body = format!(
-                "the game master changed \"{}\" (now \"{}\").\n",
-                c.title, next.title
-            );
-            if rescheduled {
+            // Times on each player's own clock.
+            let body = |to: &crate::mail::Reader<'_>| {
+                let mut body = format!(
+                    "{to}, the game master changed \"{}\" (now \"{}\").\n",
+                    c.title, next.title
+                );
+                if rescheduled {
+                    body.push_str(&format!(
+                        "Sessions: {} from {}, was {} from {}.\n",
+                        next.session_count,
+                        to.time(next.first_session_at),
+                        c.session_count,
+                        to.time(c.first_session_at),
+                    ));
+                }
+                if tier != old_tier {
+                    body.push_str(&format!("Narration: {tier}, was {old_tier}.\n"));
+                }
                 body.push_str(&format!(
-                    "Sessions: {} from {} (UTC), was {} from {}.\n",
-                    next.session_count,
-                    crate::schedule::utc_text(next.first_session_at),
-                    c.session_count,
-                    crate::schedule::utc_text(c.first_session_at),
+                    "Your seat keeps the price you paid ({} minor units of {}).\n",
+                    s.price_minor, s.currency
                 ));
-            }
-            if tier != old_tier {
-                body.push_str(&format!("Narration: {tier}, was {old_tier}.\n"));
-            }
-            body.push_str(&format!(
-                "Your seat keeps the price you paid ({} minor units of {}).\n",
-                s.price_minor, s.currency
-            ));
-            if let Some(until) = offer {
-                body.push_str(&format!(
-                    "If this no longer suits you, leave the campaign before {} for a full refund.\n",
-                    crate::schedule::utc_text(until)
-                ));
-            }
+                if let Some(until) = offer {
+                    body.push_str(&format!(
+                        "If this no longer suits you, leave the campaign before {} for a full \
+                         refund.\n",
+                        to.time(until)
+                    ));
+                }
+                body
+            };
             let subject = format!("Changes to {}", next.title);
-            if crate::mail::tell(
-                store,
-                &s.account_id,
-                &subject,
-                |h| format!("{h}, {body}"),
-                now,
-            )
-            .await?
-            {
+            if crate::mail::tell(store, &s.account_id, &subject, body, now).await? {
                 notified += 1;
             }
         }

@@ -47,13 +47,34 @@ pub async fn deliver_outbox(
     Ok(sent)
 }
 
+/// Who a mail is written to: shown as their handle, and their clock for
+/// the times in it (their profile's zone; UTC without one).
+#[derive(Debug)]
+pub struct Reader<'a> {
+    handle: &'a str,
+    zone: jiff::tz::TimeZone,
+}
+
+impl std::fmt::Display for Reader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.handle)
+    }
+}
+
+impl Reader<'_> {
+    /// An instant on the reader's clock: "2027-01-02 19:00 CET".
+    pub fn time(&self, ms: i64) -> String {
+        crate::schedule::local_time(ms, &self.zone)
+    }
+}
+
 /// Queues a mail to an account by id (nothing if it is gone); `body` gets
-/// the account's handle. Returns whether a mail was queued.
+/// its [`Reader`]. Returns whether a mail was queued.
 pub async fn tell(
     store: &Store,
     account_id: &str,
     subject: &str,
-    body: impl FnOnce(&str) -> String,
+    body: impl FnOnce(&Reader<'_>) -> String,
     now_ms: i64,
 ) -> Result<bool, crate::store::StoreError> {
     tell_once(
@@ -75,14 +96,23 @@ pub async fn tell_once(
     key: &str,
     account_id: &str,
     subject: &str,
-    body: impl FnOnce(&str) -> String,
+    body: impl FnOnce(&Reader<'_>) -> String,
     now_ms: i64,
 ) -> Result<bool, crate::store::StoreError> {
     let Some(a) = store.account_by_id(account_id).await? else {
         return Ok(false);
     };
+    let zone = store
+        .profile(account_id)
+        .await?
+        .and_then(|p| crate::schedule::zone(&p.time_zone).ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let reader = Reader {
+        handle: &a.handle,
+        zone,
+    };
     store
-        .queue_mail(key, &a.email, subject, &body(&a.handle), now_ms)
+        .queue_mail(key, &a.email, subject, &body(&reader), now_ms)
         .await?;
     Ok(true)
 }

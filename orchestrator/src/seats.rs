@@ -751,24 +751,24 @@ pub async fn promote(
                 let held = rows
                     .iter()
                     .find_map(|s| s.hold_expires_at.filter(|_| s.status == "held"));
-                let pay = match held {
-                    Some(until) => format!(
-                        " It is held for you until {}; pay for it before then or it goes \
-                         to the next in line.{}",
-                        crate::schedule::utc_text(until),
-                        checkout_url
-                            .map(|u| format!(" Pay here: {u}"))
-                            .unwrap_or_default()
-                    ),
-                    None => String::new(),
-                };
+                let pay_here = checkout_url
+                    .map(|u| format!(" Pay here: {u}"))
+                    .unwrap_or_default();
                 tell(
                     store,
                     &head.account_id,
                     &format!("A seat opened in {}", c.title),
-                    |handle| {
+                    |to| {
+                        let pay = match held {
+                            Some(until) => format!(
+                                " It is held for you until {}; pay for it before then or it \
+                                 goes to the next in line.{pay_here}",
+                                to.time(until),
+                            ),
+                            None => String::new(),
+                        };
                         format!(
-                            "Good news, {handle}: a seat opened in \"{}\" and it is yours.{pay}\n",
+                            "Good news, {to}: a seat opened in \"{}\" and it is yours.{pay}\n",
                             c.title
                         )
                     },
@@ -857,7 +857,7 @@ pub async fn release_lapsed_holds(
                          not paid, so it went back to the campaign. Nothing was charged. You \
                          can join again while seats are open.\n",
                         c.title,
-                        crate::schedule::utc_text(s.hold_expires_at.unwrap_or(now)),
+                        handle.time(s.hold_expires_at.unwrap_or(now)),
                     )
                 },
                 now,

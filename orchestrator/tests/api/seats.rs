@@ -808,6 +808,16 @@ async fn seated_players_keep_their_price_are_told_of_changes_and_may_leave_refun
     let (id, gm) = soon_campaign(&app).await;
     let (_, ann) = app.user("ann").await;
     let (_, bob) = app.user("bob").await;
+    // Ann reads her mail on Berlin time.
+    let (status, _) = app
+        .json(
+            Method::PATCH,
+            "/api/v1/me/profile",
+            Some(&ann),
+            Some(json!({"time_zone": "Europe/Berlin"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let (_, j) = join(&app, &id, &ann, false).await;
     let paid = j["seats"][0]["price_minor"].as_i64().unwrap();
     join(&app, &id, &bob, false).await;
@@ -867,6 +877,9 @@ async fn seated_players_keep_their_price_are_told_of_changes_and_may_leave_refun
         && m.2 == "Changes to Soon"
         && m.3.contains("full refund")
         && m.3.contains("2026-11-22 18:00 UTC")));
+    assert!(mail.iter().any(|m| m.1 == "ann@example.com"
+        && m.2 == "Changes to Soon"
+        && m.3.contains("2026-11-22 19:00 CET")));
     // Five days on, the first Sunday session has been played.
     app.advance_ms(5 * 86_400_000);
     let ann = app.log_in("ann").await.0;
