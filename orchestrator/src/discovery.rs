@@ -22,11 +22,12 @@ const SCAN_MAX: usize = 300;
 /// Largest batch read from the store at once.
 const BATCH_MAX: i64 = 200;
 
-/// One page of published campaigns matching `filter` and `time`, in `sort`
-/// order after `after`, and the keyset the next page starts after (`None`
-/// at the end). Session times are not judged in SQL beyond a cheap
-/// prefilter, so time-filtered listings scan at most [`SCAN_MAX`] rows per
-/// page; a short page with a cursor means "keep going".
+/// One page of listed (published or full) campaigns matching `filter` and
+/// `time`, in `sort` order after `after`, and the keyset the next page
+/// starts after (`None` at the end). Session times are not judged in SQL
+/// beyond a cheap prefilter, so time-filtered listings scan at most
+/// [`SCAN_MAX`] rows per page; a short page with a cursor means "keep
+/// going".
 pub async fn list(
     store: &Store,
     filter: &CampaignFilter,

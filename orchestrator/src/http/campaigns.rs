@@ -492,7 +492,8 @@ pub struct DiscoverQuery {
     pub min_price: Option<i64>,
     /// Highest seat price, minor units.
     pub max_price: Option<i64>,
-    /// Only campaigns with a seat left.
+    /// Only campaigns with a seat left: leaves out full ones, which take
+    /// waitlist places only.
     #[serde(default)]
     pub seats_open: bool,
     /// First session at or after, Unix ms.
@@ -583,7 +584,8 @@ fn bad(field: &str, message: &str) -> ApiError {
     }
 }
 
-/// Published public campaigns, filtered, sorted and paged by cursor.
+/// Public campaigns taking players: published ones and full ones (whose
+/// waitlist is open), filtered, sorted and paged by cursor.
 #[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns", params(DiscoverQuery), security(("bearer" = [])), responses(
     (status = 200, body = CampaignPage),
     (status = 400, body = ErrorBody),

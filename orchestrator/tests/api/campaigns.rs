@@ -584,3 +584,74 @@ async fn discovery_sorts_by_seats_left_most_first() {
         .await;
     assert_eq!(titles(&page), ["Medium", "Small"]);
 }
+
+/// GETs `path` as `token`, asserting 200; the page.
+async fn page(app: &TestApp, token: &str, path: &str) -> Value {
+    let (status, page) = app.json(Method::GET, path, Some(token), None).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {page}");
+    page
+}
+
+#[tokio::test]
+async fn a_full_campaign_is_listed_as_full_and_seats_open_leaves_it_out() {
+    let app = spawn_app().await;
+    let gm = app.game_master("keeper").await;
+    let full = weekly(
+        &app,
+        &gm,
+        "Full House",
+        ("monday", "18:00", 2, "UTC", "2027-02-01", 4),
+        2,
+    )
+    .await;
+    weekly(
+        &app,
+        &gm,
+        "Open Table",
+        ("monday", "18:00", 2, "UTC", "2027-02-08", 4),
+        8,
+    )
+    .await;
+    for handle in ["ann", "bob"] {
+        let (_, t) = app.user(handle).await;
+        let r = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/campaigns/{full}/join"),
+                Some(&t),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let (_, player) = app.user("cyd").await;
+    // Full campaigns still take waitlist places, so players find them.
+    let p = page(&app, &player, "/api/v1/campaigns").await;
+    assert_eq!(titles(&p), ["Full House", "Open Table"]);
+    assert_eq!(p["campaigns"][0]["status"], "full");
+    assert_eq!(p["campaigns"][0]["seats_taken"], 2);
+    assert_eq!(p["campaigns"][1]["status"], "published");
+    for sort in ["start", "price", "seats_left"] {
+        let p = page(
+            &app,
+            &player,
+            &format!("/api/v1/campaigns?seats_open=true&sort={sort}"),
+        )
+        .await;
+        assert_eq!(titles(&p), ["Open Table"], "sort={sort}");
+    }
+    let p = page(&app, &player, "/api/v1/campaigns?sort=seats_left").await;
+    assert_eq!(titles(&p), ["Open Table", "Full House"]);
+    let p = page(&app, &player, "/api/v1/campaigns?mode=conquest&tier=ollama").await;
+    assert_eq!(titles(&p), ["Full House", "Open Table"]);
+    // A full campaign takes waitlist places.
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/campaigns/{full}/join"),
+            Some(&player),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+}
