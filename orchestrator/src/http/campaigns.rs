@@ -501,12 +501,17 @@ pub struct DiscoverQuery {
     /// First session before, Unix ms.
     pub starts_before: Option<i64>,
     /// Only campaigns whose every session starts on one of these days in
-    /// the viewer's zone: comma separated mon,tue,wed,thu,fri,sat,sun.
+    /// the viewer's zone (the day it starts on, also when it runs past
+    /// midnight): comma separated mon,tue,wed,thu,fri,sat,sun.
     pub weekdays: Option<String>,
-    /// Only campaigns whose every session starts at or after this time of
-    /// day in the viewer's zone, `HH:MM`.
+    /// Only campaigns whose every session lies wholly inside the time
+    /// window `from`-`to` in the viewer's zone, judged by each session's
+    /// real start and end there: starts at or after this time of day,
+    /// `HH:MM` (default 00:00).
     pub from: Option<String>,
-    /// ... and ends by this time of day, `HH:MM` (`24:00` for midnight).
+    /// ... and ends by this time of day, `HH:MM` (default and `24:00`:
+    /// midnight). Before `from`, the window runs across midnight
+    /// (`from=22:00&to=02:00`) and holds sessions that cross it.
     pub to: Option<String>,
     /// The viewer's IANA zone for weekdays and times; default: my profile's.
     pub tz: Option<String>,
@@ -704,8 +709,16 @@ async fn time_filter(
         (None, None) => None,
         (from, to) => {
             let (from, to) = (from.unwrap_or(0), to.unwrap_or(1_440));
-            if from >= to {
-                return Err(bad("to", "must be after from"));
+            if from == 1_440 {
+                return Err(bad("from", "must be 00:00 to 23:59"));
+            }
+            // `to` before `from` is a window across midnight; equal ones
+            // would say neither "nothing" nor "all day" plainly.
+            if from == to {
+                return Err(bad(
+                    "to",
+                    "must differ from from (before from, the window runs across midnight)",
+                ));
             }
             Some((from, to))
         }

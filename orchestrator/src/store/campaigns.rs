@@ -182,9 +182,15 @@ pub struct LocalStart {
     pub offsets_ms: Vec<i64>,
     /// Weekdays, Monday = 0.
     pub weekdays: Option<Vec<i64>>,
-    /// Milliseconds of the day the whole session must lie in: its start
-    /// at or after the first, its end (start plus length) by the second.
+    /// Milliseconds of the day `(from, to)` the whole session must lie
+    /// in, across midnight when `from > to`: its start at or after `from`
+    /// (or, across midnight, already past midnight), its end (start plus
+    /// length) by `to`.
     pub window_ms: Option<(i64, i64)>,
+    /// How much later than its start plus its length a session may end on
+    /// the viewer's wall clock (one that spans a clock change), ms: the
+    /// window's end is checked this loosely.
+    pub end_slack_ms: i64,
 }
 
 /// A bound value of a query built from optional filters.
@@ -473,12 +479,25 @@ impl Store {
             for &o in &ls.offsets_ms {
                 let o = param(Param::Int(o));
                 let mut parts = Vec::new();
-                if let Some((a, b)) = ls.window_ms {
-                    let (a, b) = (param(Param::Int(a)), param(Param::Int(b)));
-                    parts.push(format!(
-                        "((first_session_at + {o}) % 86400000) >= {a} AND \
-                         ((first_session_at + {o}) % 86400000) + session_minutes * 60000 <= {b}"
-                    ));
+                if let Some((from, to)) = ls.window_ms {
+                    let start = format!("((first_session_at + {o}) % 86400000)");
+                    let end = format!("{start} + session_minutes * 60000");
+                    let by = to + ls.end_slack_ms;
+                    if from < to {
+                        let (from, by) = (param(Param::Int(from)), param(Param::Int(by)));
+                        parts.push(format!("{start} >= {from} AND {end} <= {by}"));
+                    } else {
+                        // Inside the night that starts on its day, or in
+                        // the end of the one that started the day before.
+                        let (from, by_next, by) = (
+                            param(Param::Int(from)),
+                            param(Param::Int(86_400_000 + by)),
+                            param(Param::Int(by)),
+                        );
+                        parts.push(format!(
+                            "(({start} >= {from} AND {end} <= {by_next}) OR {end} <= {by})"
+                        ));
+                    }
                 }
                 if let Some(days) = &ls.weekdays {
                     // 1970-01-01 was a Thursday (Monday = 0 gives 3).

@@ -478,7 +478,8 @@ async fn discovery_filters_by_weekday_time_and_availability_in_the_viewers_zone(
         ("weekdays=funday", "weekdays"),
         ("from=25:00", "from"),
         ("to=7pm", "to"),
-        ("from=20:00&to=19:00", "to"),
+        ("from=20:00&to=20:00", "to"),
+        ("from=24:00&to=02:00", "from"),
         ("tz=Mars/Olympus&weekdays=mon", "tz"),
         ("fits_my_availability=true&tz=UTC", "tz"),
         ("sort=popularity", "sort"),
@@ -654,4 +655,53 @@ async fn a_full_campaign_is_listed_as_full_and_seats_open_leaves_it_out() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn a_time_window_across_midnight_lists_the_sessions_that_cross_it() {
+    let app = spawn_app().await;
+    let gm = app.game_master("keeper").await;
+    weekly(
+        &app,
+        &gm,
+        "Late Fridays",
+        ("friday", "23:00", 2, "UTC", "2027-01-01", 4),
+        8,
+    )
+    .await;
+    weekly(
+        &app,
+        &gm,
+        "Evening Fridays",
+        ("friday", "19:00", 3, "UTC", "2027-01-08", 4),
+        8,
+    )
+    .await;
+    let (_, player) = app.user("owl").await;
+    let list = |q: &'static str| {
+        let (app, player) = (&app, player.clone());
+        async move { titles(&page(app, &player, &format!("/api/v1/campaigns?tz=UTC&{q}")).await) }
+    };
+    assert_eq!(list("from=22:00&to=02:00").await, ["Late Fridays"]);
+    assert!(list("from=20:00&to=24:00").await.is_empty());
+    assert!(list("from=20:00").await.is_empty(), "to is midnight");
+    assert_eq!(
+        list("from=19:00&to=01:00").await,
+        ["Late Fridays", "Evening Fridays"]
+    );
+    assert!(list("from=23:30&to=02:00").await.is_empty());
+    // The weekday is the one a session starts on.
+    assert_eq!(
+        list("weekdays=fri&from=22:00&to=02:00").await,
+        ["Late Fridays"]
+    );
+    assert!(list("weekdays=sat&from=22:00&to=02:00").await.is_empty());
+    // The same night seen from Tokyo (UTC+9) is Saturday 08:00-10:00.
+    let p = page(
+        &app,
+        &player,
+        "/api/v1/campaigns?tz=Asia/Tokyo&weekdays=sat&from=07:00&to=10:00",
+    )
+    .await;
+    assert_eq!(titles(&p), ["Late Fridays"]);
 }
