@@ -496,9 +496,10 @@ pub struct DiscoverQuery {
     /// waitlist places only.
     #[serde(default)]
     pub seats_open: bool,
-    /// First session at or after, Unix ms.
+    /// First session at or after, Unix ms (0 to the end of 9999).
     pub starts_after: Option<i64>,
-    /// First session before, Unix ms.
+    /// First session before, Unix ms (0 to the end of 9999, not before
+    /// `starts_after`).
     pub starts_before: Option<i64>,
     /// Only campaigns whose every session starts on one of these days in
     /// the viewer's zone (the day it starts on, also when it runs past
@@ -521,7 +522,7 @@ pub struct DiscoverQuery {
     pub fits_my_availability: bool,
     /// start (default), price or seats_left (most first).
     pub sort: Option<String>,
-    /// The `next` of the previous page.
+    /// The `next` of the previous page (good for the same sort only).
     pub cursor: Option<String>,
     /// 1-100, default 20.
     pub limit: Option<i64>,
@@ -582,6 +583,10 @@ pub struct CampaignPage {
     pub next: Option<String>,
 }
 
+/// The latest instant a start filter may name: the end of 9999, the last
+/// year instants are written in.
+const LATEST_MS: i64 = 253_402_300_799_999;
+
 fn bad(field: &str, message: &str) -> ApiError {
     ApiError::Invalid {
         field: field.into(),
@@ -627,6 +632,22 @@ pub async fn discover(
     {
         return Err(bad("min_price", "must not be above max_price"));
     }
+    for (field, v) in [
+        ("starts_after", q.starts_after),
+        ("starts_before", q.starts_before),
+    ] {
+        if v.is_some_and(|t| !(0..=LATEST_MS).contains(&t)) {
+            return Err(bad(
+                field,
+                "must be Unix milliseconds from 0 to 253402300799999 (the end of 9999)",
+            ));
+        }
+    }
+    if let (Some(after), Some(before)) = (q.starts_after, q.starts_before)
+        && after > before
+    {
+        return Err(bad("starts_after", "must not be after starts_before"));
+    }
     let sort = match q.sort.as_deref() {
         None | Some("start") => CampaignSort::Start,
         Some("price") => CampaignSort::Price,
@@ -637,7 +658,7 @@ pub async fn discover(
     if !(1..=100).contains(&limit) {
         return Err(bad("limit", "must be 1 to 100"));
     }
-    let after = cursor::parse(q.cursor.as_deref())?;
+    let after = cursor::parse_in(sort.name(), q.cursor.as_deref())?;
     let time = time_filter(&state, &user.id, &q).await?;
     let filter = CampaignFilter {
         mode,
@@ -653,7 +674,7 @@ pub async fn discover(
         crate::discovery::list(&state.store, &filter, &time, sort, after, limit).await?;
     Ok(axum::Json(CampaignPage {
         campaigns: rows.into_iter().map(CampaignSummary::from).collect(),
-        next: next.map(|(k, id)| cursor::after(k, &id)),
+        next: next.map(|(k, id)| cursor::after_in(sort.name(), k, &id)),
     }))
 }
 

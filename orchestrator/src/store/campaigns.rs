@@ -215,6 +215,15 @@ pub enum CampaignSort {
 }
 
 impl CampaignSort {
+    /// Its name in the API (`sort=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CampaignSort::Start => "start",
+            CampaignSort::Price => "price",
+            CampaignSort::SeatsLeft => "seats_left",
+        }
+    }
+
     /// The column expression listings are ordered by (then by id).
     fn expression(self) -> &'static str {
         match self {

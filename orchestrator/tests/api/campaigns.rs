@@ -593,6 +593,20 @@ async fn page(app: &TestApp, token: &str, path: &str) -> Value {
     page
 }
 
+/// A 422 naming `field` for `GET /api/v1/campaigns?{query}`.
+async fn refused(app: &TestApp, token: &str, query: &str, field: &str) {
+    let (status, e) = app
+        .json(
+            Method::GET,
+            &format!("/api/v1/campaigns?{query}"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {e}");
+    assert_eq!(e["error"]["field"], field, "{query}: {e}");
+}
+
 #[tokio::test]
 async fn a_full_campaign_is_listed_as_full_and_seats_open_leaves_it_out() {
     let app = spawn_app().await;
@@ -704,4 +718,134 @@ async fn a_time_window_across_midnight_lists_the_sessions_that_cross_it() {
     )
     .await;
     assert_eq!(titles(&p), ["Late Fridays"]);
+}
+
+#[tokio::test]
+async fn discovery_filters_by_the_first_sessions_start_range_and_checks_its_bounds() {
+    let app = spawn_app().await;
+    let gm = app.game_master("keeper").await;
+    for (title, start) in [
+        ("Alpha", "2027-01-01"),
+        ("Beta", "2027-01-08"),
+        ("Gamma", "2027-01-15"),
+    ] {
+        app.published_campaign(&gm, body(title, "conquest", "ollama", start))
+            .await;
+    }
+    let (_, player) = app.user("nova").await;
+    let p = page(&app, &player, "/api/v1/campaigns").await;
+    let start = |i: usize| p["campaigns"][i]["first_session_at"].as_i64().unwrap();
+    let (beta, gamma) = (start(1), start(2));
+    let list = |q: String| {
+        let (app, player) = (&app, player.clone());
+        async move { titles(&page(app, &player, &format!("/api/v1/campaigns?{q}")).await) }
+    };
+    // After is inclusive, before exclusive.
+    assert_eq!(
+        list(format!("starts_after={beta}")).await,
+        ["Beta", "Gamma"]
+    );
+    assert_eq!(
+        list(format!("starts_before={gamma}")).await,
+        ["Alpha", "Beta"]
+    );
+    assert_eq!(
+        list(format!("starts_after={beta}&starts_before={gamma}")).await,
+        ["Beta"]
+    );
+    assert!(
+        list(format!("starts_after={beta}&starts_before={beta}"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        list("starts_after=0&starts_before=253402300799999&sort=price".into())
+            .await
+            .len(),
+        3
+    );
+    for (query, field) in [
+        ("starts_after=-1", "starts_after"),
+        ("starts_before=-86400000", "starts_before"),
+        ("starts_after=253402300800000", "starts_after"),
+        ("starts_before=9223372036854775807", "starts_before"),
+        (
+            "starts_after=1800000000000&starts_before=1700000000000",
+            "starts_after",
+        ),
+    ] {
+        refused(&app, &player, query, field).await;
+    }
+    let (status, _) = app
+        .json(
+            Method::GET,
+            "/api/v1/campaigns?starts_after=tomorrow",
+            Some(&player),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_cursor_is_good_only_for_the_sort_it_was_made_in() {
+    let app = spawn_app().await;
+    let gm = app.game_master("keeper").await;
+    for (title, tier, start) in [
+        ("Alpha", "anthropic", "2027-01-01"),
+        ("Beta", "ollama", "2027-01-08"),
+        ("Gamma", "gemini", "2027-01-15"),
+    ] {
+        app.published_campaign(&gm, body(title, "conquest", tier, start))
+            .await;
+    }
+    let (_, player) = app.user("nova").await;
+    let first = page(&app, &player, "/api/v1/campaigns?sort=price&limit=1").await;
+    let next = first["next"].as_str().unwrap().to_string();
+    let p = page(
+        &app,
+        &player,
+        &format!("/api/v1/campaigns?sort=price&limit=1&cursor={next}"),
+    )
+    .await;
+    assert_eq!(p["campaigns"].as_array().unwrap().len(), 1);
+    assert_ne!(p["campaigns"][0]["id"], first["campaigns"][0]["id"]);
+    refused(
+        &app,
+        &player,
+        &format!("sort=start&cursor={next}"),
+        "cursor",
+    )
+    .await;
+    refused(&app, &player, &format!("cursor={next}"), "cursor").await;
+    refused(
+        &app,
+        &player,
+        &format!("sort=seats_left&cursor={next}"),
+        "cursor",
+    )
+    .await;
+    let start = page(&app, &player, "/api/v1/campaigns?limit=1").await;
+    let start_next = start["next"].as_str().unwrap().to_string();
+    refused(
+        &app,
+        &player,
+        &format!("sort=price&cursor={start_next}"),
+        "cursor",
+    )
+    .await;
+    // Cursors without an id, or in no order, are not ones this API made.
+    let key = start_next
+        .split_once('.')
+        .and_then(|(_, rest)| rest.split_once('_'))
+        .map(|(k, _)| k.to_string())
+        .unwrap();
+    for bad in [
+        format!("start.{key}_"),
+        format!("{key}_abc"),
+        "start.".to_string(),
+        "price._abc".to_string(),
+    ] {
+        refused(&app, &player, &format!("cursor={bad}"), "cursor").await;
+    }
 }
