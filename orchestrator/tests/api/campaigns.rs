@@ -593,6 +593,20 @@ async fn page(app: &TestApp, token: &str, path: &str) -> Value {
     page
 }
 
+/// Every page of `query` (without a cursor), followed to the end.
+async fn all_pages(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut path = format!("/api/v1/campaigns?{query}");
+    loop {
+        let p = page(app, token, &path).await;
+        rows.extend(p["campaigns"].as_array().unwrap().iter().cloned());
+        match p["next"].as_str() {
+            Some(n) => path = format!("/api/v1/campaigns?{query}&cursor={n}"),
+            None => return rows,
+        }
+    }
+}
+
 /// A 422 naming `field` for `GET /api/v1/campaigns?{query}`.
 async fn refused(app: &TestApp, token: &str, query: &str, field: &str) {
     let (status, e) = app
@@ -785,6 +799,88 @@ async fn discovery_filters_by_the_first_sessions_start_range_and_checks_its_boun
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn min_price_leaves_out_cheaper_campaigns_and_prices_are_bounded() {
+    let app = spawn_app().await;
+    let gm = app.game_master("keeper").await;
+    app.published_campaign(&gm, body("Cheap", "conquest", "ollama", "2027-01-01"))
+        .await;
+    app.published_campaign(&gm, body("Dear", "conquest", "anthropic", "2027-01-08"))
+        .await;
+    let (_, player) = app.user("nova").await;
+    let p = page(&app, &player, "/api/v1/campaigns?sort=price").await;
+    assert_eq!(titles(&p), ["Cheap", "Dear"]);
+    let cheap = p["campaigns"][0]["price_minor"].as_i64().unwrap();
+    let dear = p["campaigns"][1]["price_minor"].as_i64().unwrap();
+    assert!(cheap < dear, "{p}");
+    let list = |q: String| {
+        let (app, player) = (&app, player.clone());
+        async move { titles(&page(app, &player, &format!("/api/v1/campaigns?{q}")).await) }
+    };
+    assert_eq!(list(format!("min_price={cheap}")).await, ["Cheap", "Dear"]);
+    assert_eq!(list(format!("min_price={}", cheap + 1)).await, ["Dear"]);
+    assert_eq!(list(format!("min_price={dear}")).await, ["Dear"]);
+    assert!(list(format!("min_price={}", dear + 1)).await.is_empty());
+    assert_eq!(
+        list(format!("min_price={cheap}&max_price={cheap}")).await,
+        ["Cheap"]
+    );
+    // Up to 10,000,000 minor units, and no further.
+    assert!(list("min_price=10000000".into()).await.is_empty());
+    assert_eq!(list("max_price=10000000".into()).await.len(), 2);
+    refused(&app, &player, "max_price=10000001", "max_price").await;
+    refused(&app, &player, "min_price=10000001", "min_price").await;
+}
+
+#[tokio::test]
+async fn campaigns_tied_on_the_sort_key_are_paged_each_once_in_id_order() {
+    let app = spawn_app().await;
+    let gm = app.game_master("keeper").await;
+    // Same tier, players and schedule length: the same price.
+    for (i, start) in [
+        "2027-01-01",
+        "2027-01-08",
+        "2027-01-15",
+        "2027-01-22",
+        "2027-01-29",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        app.published_campaign(&gm, body(&format!("Tied {i}"), "conquest", "ollama", start))
+            .await;
+    }
+    app.published_campaign(&gm, body("Dear", "conquest", "anthropic", "2027-01-01"))
+        .await;
+    let (_, player) = app.user("nova").await;
+    let key = |c: &Value| {
+        (
+            c["price_minor"].as_i64().unwrap(),
+            c["id"].as_str().unwrap().to_string(),
+        )
+    };
+    let mut expected: Vec<(i64, String)> = all_pages(&app, &player, "limit=100")
+        .await
+        .iter()
+        .map(key)
+        .collect();
+    expected.sort();
+    assert_eq!(expected.len(), 6);
+    assert!(
+        expected[..5].iter().all(|(p, _)| *p == expected[0].0),
+        "five share a price: {expected:?}"
+    );
+    for limit in [1, 2, 4] {
+        let seen: Vec<(i64, String)> =
+            all_pages(&app, &player, &format!("sort=price&limit={limit}"))
+                .await
+                .iter()
+                .map(key)
+                .collect();
+        assert_eq!(seen, expected, "limit={limit}");
+    }
 }
 
 #[tokio::test]
