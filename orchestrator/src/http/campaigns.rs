@@ -1,6 +1,7 @@
 //! Campaigns: `/api/v1/campaigns` (discovery and creation),
 //! `/api/v1/campaigns/{id}` and its preview, publish and cancel actions,
-//! `/api/v1/me/campaigns` (the ones I run).
+//! its sessions on the viewer's clock, `/api/v1/me/campaigns` (the ones I
+//! run).
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -14,11 +15,13 @@ use super::json::{Json, Query, cursor};
 use super::{AppState, AuthUser, TokenUser};
 use crate::accounts::Role;
 use crate::accounts::profile::{DAYS, Window, parse_hhmm};
-use crate::campaigns::{self, Campaign, CampaignPatch, Changed, NewCampaign, Preview};
+use crate::campaigns::{
+    self, Campaign, CampaignPatch, CampaignSessions, Changed, NewCampaign, Preview,
+};
 use crate::discovery::{TimeFilter, merge_windows};
 use crate::pricing::LlmTier;
 use crate::seats::{self, JoinOutcome, JoinRequest, Seat};
-use crate::store::campaigns::{CampaignFilter, CampaignSort};
+use crate::store::campaigns::{CampaignFilter, CampaignRow, CampaignSort};
 
 /// The routes.
 pub fn routes() -> Router<AppState> {
@@ -37,6 +40,7 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(remove_player),
         )
         .route("/campaigns/{id}/calendar.ics", get(campaign_calendar))
+        .route("/campaigns/{id}/sessions", get(campaign_sessions))
         .route("/campaigns/{id}/invite-code", post(rotate_invite_code))
         .route("/me/calendar.ics", get(my_calendar))
         .route("/me/seats", get(my_seats))
@@ -116,10 +120,7 @@ pub async fn campaign_calendar(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
-    let c = state.store.campaign(&id).await?.ok_or(ApiError::NotFound)?;
-    if c.status == "draft" && c.gm_id != user.id && user.role != Role::Admin {
-        return Err(ApiError::NotFound);
-    }
+    let c = visible(&state, &user, &id).await?;
     let events = campaigns::calendar_events(&c)?;
     Ok(ics(crate::schedule::ics_feed(
         &c.title,
@@ -384,12 +385,54 @@ pub async fn show(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Campaign>, ApiError> {
-    let c = state.store.campaign(&id).await?.ok_or(ApiError::NotFound)?;
+    let c = visible(&state, &user, &id).await?;
+    Ok(axum::Json(Campaign::from_row(c, Some(&user.id))))
+}
+
+/// A campaign `user` may see: any but a draft for anyone signed in, drafts
+/// for their game master and admins; 404 otherwise.
+async fn visible(state: &AppState, user: &AuthUser, id: &str) -> Result<CampaignRow, ApiError> {
+    let c = state.store.campaign(id).await?.ok_or(ApiError::NotFound)?;
     let own = c.gm_id == user.id || user.role == Role::Admin;
     if !own && c.status == "draft" {
         return Err(ApiError::NotFound);
     }
-    Ok(axum::Json(Campaign::from_row(c, Some(&user.id))))
+    Ok(c)
+}
+
+/// Whose clock session times are shown on.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct SessionsQuery {
+    /// The viewer's IANA zone; default: my profile's, else the campaign's.
+    pub tz: Option<String>,
+}
+
+/// A campaign's sessions, in UTC and on the viewer's clock (whoever may
+/// see the campaign).
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}/sessions", tag = "campaigns", params(("id" = String, Path), SessionsQuery), security(("bearer" = [])), responses(
+    (status = 200, body = CampaignSessions),
+    (status = 404, body = ErrorBody),
+    (status = 422, body = ErrorBody, description = "`tz` is not an IANA time zone")
+))]
+pub async fn campaign_sessions(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    Query(q): Query<SessionsQuery>,
+) -> Result<axum::Json<CampaignSessions>, ApiError> {
+    let c = visible(&state, &user, &id).await?;
+    let zone = match q.tz {
+        Some(tz) => Some(tz),
+        // A profile zone the zone database no longer knows falls back to
+        // the campaign's rather than failing the viewer.
+        None => state
+            .store
+            .profile(&user.id)
+            .await?
+            .map(|p| p.time_zone)
+            .filter(|tz| crate::schedule::zone(tz).is_ok()),
+    };
+    Ok(axum::Json(campaigns::session_times(&c, zone.as_deref())?))
 }
 
 /// The world a campaign will play in: summary, NPCs, backstory, SVG map

@@ -945,3 +945,110 @@ async fn a_cursor_is_good_only_for_the_sort_it_was_made_in() {
         refused(&app, &player, &format!("cursor={bad}"), "cursor").await;
     }
 }
+
+#[tokio::test]
+async fn a_new_york_campaigns_sessions_are_shown_on_a_berlin_clock_across_both_changes() {
+    let app = spawn_app().await;
+    let gm = app.game_master("keeper").await;
+    // Sundays 13:00-16:00 New York. The US moves its clocks on 14 March
+    // 2027, the EU on 28 March: Berlin sees 19:00, then 18:00 for two
+    // weeks, then 19:00 again.
+    let id = weekly(
+        &app,
+        &gm,
+        "Atlantic Sundays",
+        ("sunday", "13:00", 3, "America/New_York", "2027-03-07", 4),
+        8,
+    )
+    .await;
+    let (_, player) = app.user("nova").await;
+    let path = format!("/api/v1/campaigns/{id}/sessions");
+    let s = page(&app, &player, &format!("{path}?tz=Europe/Berlin")).await;
+    assert_eq!(s["campaign_id"], id.as_str());
+    assert_eq!(s["time_zone"], "Europe/Berlin");
+    assert_eq!(s["campaign_time_zone"], "America/New_York");
+    let sessions = s["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 4);
+    let expected = [
+        (
+            "2027-03-07T18:00:00Z",
+            "2027-03-07T19:00:00+01:00",
+            "2027-03-07T22:00:00+01:00",
+        ),
+        (
+            "2027-03-14T17:00:00Z",
+            "2027-03-14T18:00:00+01:00",
+            "2027-03-14T21:00:00+01:00",
+        ),
+        (
+            "2027-03-21T17:00:00Z",
+            "2027-03-21T18:00:00+01:00",
+            "2027-03-21T21:00:00+01:00",
+        ),
+        (
+            "2027-03-28T17:00:00Z",
+            "2027-03-28T19:00:00+02:00",
+            "2027-03-28T22:00:00+02:00",
+        ),
+    ];
+    for (i, (s, (utc, local_start, local_end))) in sessions.iter().zip(expected).enumerate() {
+        assert_eq!(s["index"], i, "{s}");
+        assert_eq!(s["starts_at"], utc, "{s}");
+        let start: jiff::Timestamp = utc.parse().unwrap();
+        assert_eq!(s["starts_at_ms"], start.as_millisecond(), "{s}");
+        assert_eq!(
+            s["ends_at_ms"],
+            start.as_millisecond() + 3 * 3_600_000,
+            "{s}"
+        );
+        assert_eq!(s["local_starts_at"], local_start, "{s}");
+        assert_eq!(s["local_ends_at"], local_end, "{s}");
+    }
+    assert_eq!(sessions[0]["ends_at"], "2027-03-07T21:00:00Z");
+    // Without `tz`, my profile's zone.
+    let r = app
+        .call(
+            Method::PATCH,
+            "/api/v1/me/profile",
+            Some(&player),
+            Some(json!({"time_zone": "Asia/Tokyo"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let s = page(&app, &player, &path).await;
+    assert_eq!(s["time_zone"], "Asia/Tokyo");
+    assert_eq!(
+        s["sessions"][0]["local_starts_at"],
+        "2027-03-08T03:00:00+09:00"
+    );
+    // An unknown zone is named.
+    let (status, e) = app
+        .json(
+            Method::GET,
+            &format!("{path}?tz=Mars/Olympus"),
+            Some(&player),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["error"]["field"], "tz");
+}
+
+#[tokio::test]
+async fn a_drafts_sessions_are_shown_to_its_game_master_only() {
+    let app = spawn_app().await;
+    let gm = app.game_master("keeper").await;
+    let id = app
+        .create_campaign(&gm, body("Secret", "conquest", "ollama", "2027-01-01"))
+        .await;
+    let path = format!("/api/v1/campaigns/{id}/sessions");
+    let s = page(&app, &gm, &path).await;
+    assert_eq!(s["sessions"].as_array().unwrap().len(), 12);
+    let (_, player) = app.user("nova").await;
+    for p in [path.as_str(), "/api/v1/campaigns/no-such-campaign/sessions"] {
+        let (status, _) = app.json(Method::GET, p, Some(&player), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{p}");
+    }
+    let (status, _) = app.json(Method::GET, &path, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
