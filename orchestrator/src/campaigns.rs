@@ -621,11 +621,80 @@ pub fn sessions_of(row: &CampaignRow) -> Result<Vec<Session>, AccountError> {
 
 /// Sessions of a stored schedule spec (JSON).
 pub fn sessions_of_schedule(schedule: &str) -> Result<Vec<Session>, AccountError> {
+    Ok(stored_schedule(schedule)?.sessions())
+}
+
+/// A stored schedule spec (JSON), checked again.
+fn stored_schedule(schedule: &str) -> Result<Schedule, AccountError> {
     let spec: ScheduleSpec = serde_json::from_str(schedule)
         .map_err(|e| AccountError::Hashing(format!("stored schedule: {e}")))?;
-    let schedule = Schedule::parse(&spec)
-        .map_err(|e| AccountError::Hashing(format!("stored schedule: {e}")))?;
-    Ok(schedule.sessions())
+    Schedule::parse(&spec).map_err(|e| AccountError::Hashing(format!("stored schedule: {e}")))
+}
+
+/// A campaign's sessions as a viewer sees them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CampaignSessions {
+    /// The campaign.
+    pub campaign_id: String,
+    /// The IANA zone the local times are in: the one asked for (`tz`),
+    /// else the viewer's profile zone, else the campaign's own.
+    pub time_zone: String,
+    /// The zone the campaign is planned in.
+    pub campaign_time_zone: String,
+    /// Every session, in order.
+    pub sessions: Vec<SessionTimes>,
+}
+
+/// One session's start and end, in UTC and on the viewer's clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SessionTimes {
+    /// 0-based position in the campaign.
+    pub index: u32,
+    /// Start, Unix ms.
+    pub starts_at_ms: i64,
+    /// End (exclusive), Unix ms.
+    pub ends_at_ms: i64,
+    /// Start in UTC, RFC 3339: "2027-03-07T18:00:00Z".
+    pub starts_at: String,
+    /// End in UTC, RFC 3339.
+    pub ends_at: String,
+    /// Start on the viewer's clock, RFC 3339 with the offset of that day:
+    /// "2027-03-07T19:00:00+01:00".
+    pub local_starts_at: String,
+    /// End on the viewer's clock, RFC 3339 with the offset of that instant
+    /// (a session across a clock change ends on another offset).
+    pub local_ends_at: String,
+}
+
+/// A campaign's sessions on the clock of `viewer_zone` (an IANA name,
+/// looked up here), or on the campaign's own when `None`.
+pub fn session_times(
+    row: &CampaignRow,
+    viewer_zone: Option<&str>,
+) -> Result<CampaignSessions, AccountError> {
+    let schedule = stored_schedule(&row.schedule)?;
+    let name = viewer_zone.unwrap_or(schedule.zone_name()).to_string();
+    let zone = crate::schedule::zone(&name).map_err(|e| invalid("tz", e.message))?;
+    let utc = jiff::tz::TimeZone::UTC;
+    let sessions = schedule
+        .sessions()
+        .into_iter()
+        .map(|s| SessionTimes {
+            index: s.index,
+            starts_at_ms: s.starts_at_ms,
+            ends_at_ms: s.ends_at_ms,
+            starts_at: crate::schedule::rfc3339_in(s.starts_at_ms, &utc),
+            ends_at: crate::schedule::rfc3339_in(s.ends_at_ms, &utc),
+            local_starts_at: crate::schedule::rfc3339_in(s.starts_at_ms, &zone),
+            local_ends_at: crate::schedule::rfc3339_in(s.ends_at_ms, &zone),
+        })
+        .collect();
+    Ok(CampaignSessions {
+        campaign_id: row.id.clone(),
+        time_zone: name.trim().to_string(),
+        campaign_time_zone: schedule.zone_name().to_string(),
+        sessions,
+    })
 }
 
 /// Calendar entries for a campaign's sessions (stable ids per session).

@@ -8,6 +8,13 @@
 //! viewer's wall clock for that date, so a campaign planned in Berlin that
 //! moves an hour against a New York viewer's clock for the weeks between
 //! the two daylight-saving changes is judged on each side correctly.
+//!
+//! A session's local start and end are each its real instant on the
+//! viewer's clock: one that spans a clock change ends an hour earlier or
+//! later on the wall than its start plus its length. Its weekday is the
+//! one it starts on there, also when it runs past midnight. A time window
+//! whose `from` is after its `to` runs across midnight (22:00-02:00); a
+//! session fits a window when it lies wholly inside one of its nights.
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -22,11 +29,12 @@ const SCAN_MAX: usize = 300;
 /// Largest batch read from the store at once.
 const BATCH_MAX: i64 = 200;
 
-/// One page of published campaigns matching `filter` and `time`, in `sort`
-/// order after `after`, and the keyset the next page starts after (`None`
-/// at the end). Session times are not judged in SQL beyond a cheap
-/// prefilter, so time-filtered listings scan at most [`SCAN_MAX`] rows per
-/// page; a short page with a cursor means "keep going".
+/// One page of listed (published or full) campaigns matching `filter` and
+/// `time`, in `sort` order after `after`, and the keyset the next page
+/// starts after (`None` at the end). Session times are not judged in SQL
+/// beyond a cheap prefilter, so time-filtered listings scan at most
+/// [`SCAN_MAX`] rows per page; a short page with a cursor means "keep
+/// going".
 pub async fn list(
     store: &Store,
     filter: &CampaignFilter,
@@ -85,6 +93,54 @@ pub async fn list(
 const DAY: i64 = 1_440;
 const WEEK: i64 = 7 * DAY;
 
+/// A session on a viewer's wall clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LocalSpan {
+    /// The weekday it starts on, Monday = 0.
+    weekday: i64,
+    /// Its start, minutes after that day's midnight.
+    start: i64,
+    /// Its end, minutes after the same midnight (past 1,440 when it ends
+    /// on a later day).
+    end: i64,
+}
+
+impl LocalSpan {
+    /// `s` on `zone`'s clock; `None` for instants out of range.
+    fn of(s: &Session, zone: &TimeZone) -> Option<LocalSpan> {
+        // Wall-clock minutes since 1970-01-01 00:00 local: each instant
+        // takes the offset in force at that instant, so the end is where
+        // the clock really stands when the session ends.
+        let wall = |ms: i64| -> Option<i64> {
+            let ts = Timestamp::from_millisecond(ms).ok()?;
+            Some(ms + i64::from(zone.to_offset(ts).seconds()) * 1_000)
+        };
+        let start = wall(s.starts_at_ms)?.div_euclid(60_000);
+        // Rounded up: a session ending part way into a minute has not
+        // ended by that minute.
+        let end = (wall(s.ends_at_ms)? + 59_999).div_euclid(60_000);
+        let day = start.div_euclid(DAY);
+        Some(LocalSpan {
+            // 1970-01-01 was a Thursday (Monday = 0 gives 3).
+            weekday: (day + 3).rem_euclid(7),
+            start: start - day * DAY,
+            end: end - day * DAY,
+        })
+    }
+}
+
+/// Whether a session lies wholly inside the daily window `[from, to)`,
+/// which runs across midnight when `from > to`: either the night that
+/// begins on its start day or the end of the one that began the day
+/// before.
+fn window_holds((from, to): (i64, i64), s: &LocalSpan) -> bool {
+    if from < to {
+        from <= s.start && s.end <= to
+    } else {
+        (from <= s.start && s.end <= DAY + to) || s.end <= to
+    }
+}
+
 /// What a viewer asks of a campaign's session times.
 #[derive(Debug, Clone)]
 pub struct TimeFilter {
@@ -92,7 +148,8 @@ pub struct TimeFilter {
     pub zone: TimeZone,
     /// Weekdays (Monday = 0) sessions may start on; `None` for any.
     pub weekdays: Option<[bool; 7]>,
-    /// Minutes of the day `[from, to)` a session must lie in; `None` for any.
+    /// Minutes of the day `[from, to)` a session must lie in, across
+    /// midnight when `from > to`; `None` for any.
     pub window: Option<(i64, i64)>,
     /// Minutes of the week `[start, end)` (merged, sorted) every session
     /// must lie in one of; `None` for any.
@@ -119,12 +176,19 @@ impl TimeFilter {
             .collect();
         offsets_ms.sort_unstable();
         offsets_ms.dedup();
+        // A session across a clock change ends this much later on the
+        // wall than its start plus its length, at most.
+        let end_slack_ms = match (offsets_ms.first(), offsets_ms.last()) {
+            (Some(lo), Some(hi)) => hi - lo,
+            _ => 0,
+        };
         Some(LocalStart {
             offsets_ms,
             weekdays: self
                 .weekdays
                 .map(|days| (0..7).filter(|&d| days[d as usize]).collect()),
             window_ms: self.window.map(|(from, to)| (from * 60_000, to * 60_000)),
+            end_slack_ms,
         })
     }
 
@@ -136,28 +200,23 @@ impl TimeFilter {
     /// Whether one session fits: quick to refuse, so listings check a
     /// campaign's first session before working out the rest.
     pub fn session_fits(&self, s: &Session) -> bool {
-        let Ok(ts) = Timestamp::from_millisecond(s.starts_at_ms) else {
+        let Some(local) = LocalSpan::of(s, &self.zone) else {
             return false;
         };
-        let local = ts.to_zoned(self.zone.clone());
-        let day = i64::from(local.weekday().to_monday_zero_offset());
-        let minute = i64::from(local.hour()) * 60 + i64::from(local.minute());
-        let length = s.minutes();
         if let Some(days) = &self.weekdays
-            && !days[day as usize]
+            && !days[local.weekday as usize]
         {
             return false;
         }
-        if let Some((from, to)) = self.window
-            && !(minute >= from && minute + length <= to)
+        if let Some(window) = self.window
+            && !window_holds(window, &local)
         {
             return false;
         }
         if let Some(windows) = &self.availability {
-            let start = day * DAY + minute;
-            return windows
-                .iter()
-                .any(|&(a, b)| a <= start && start + length <= b);
+            let start = local.weekday * DAY + local.start;
+            let end = start + (local.end - local.start);
+            return windows.iter().any(|&(a, b)| a <= start && end <= b);
         }
         true
     }
@@ -238,6 +297,54 @@ mod tests {
     }
 
     #[test]
+    fn a_session_across_midnight_fits_a_window_that_wraps_midnight() {
+        // Friday 23:00 - Saturday 01:00.
+        let late = at("2027-01-08T23:00:00Z", 2);
+        let mut f = filter("UTC");
+        f.window = Some((22 * 60, 2 * 60));
+        assert!(f.session_fits(&late));
+        // The end of the night that began the day before counts too...
+        assert!(f.session_fits(&at("2027-01-09T00:30:00Z", 1)));
+        // ...but a session must lie wholly inside the window.
+        assert!(!f.session_fits(&at("2027-01-08T21:00:00Z", 2)));
+        assert!(!f.session_fits(&at("2027-01-09T01:00:00Z", 2)));
+        assert!(!f.session_fits(&at("2027-01-08T23:00:00Z", 4)));
+        // The weekday is the one the session starts on.
+        f.weekdays = Some([false, false, false, false, true, false, false]);
+        assert!(f.session_fits(&late));
+        f.weekdays = Some([false, false, false, false, false, true, false]);
+        assert!(!f.session_fits(&late));
+    }
+
+    #[test]
+    fn a_window_ending_at_midnight_does_not_hold_a_session_that_runs_past_it() {
+        let mut f = filter("UTC");
+        f.window = Some((20 * 60, DAY));
+        assert!(!f.session_fits(&at("2027-01-08T23:00:00Z", 2)));
+        assert!(f.session_fits(&at("2027-01-08T22:00:00Z", 2)));
+    }
+
+    #[test]
+    fn a_session_on_a_clock_change_night_is_judged_by_its_real_local_end() {
+        let mut f = filter("Europe/Berlin");
+        f.window = Some((0, 2 * 60 + 30));
+        // Berlin falls back at 03:00 on 2027-10-31: three real hours from
+        // 00:00 CEST end at 02:00 CET, inside 00:00-02:30 (not at 03:00).
+        assert!(f.session_fits(&at("2027-10-30T22:00:00Z", 3)));
+        // It springs forward at 02:00 on 2027-03-28: two real hours from
+        // 00:30 CET end at 03:30 CEST, outside 00:00-02:30 (not at 02:30).
+        assert!(!f.session_fits(&at("2027-03-27T23:30:00Z", 2)));
+        // The same two hours a week earlier end at 02:30 CET.
+        assert!(f.session_fits(&at("2027-03-20T23:30:00Z", 2)));
+        // Weekly availability reads the same wall clock.
+        let sun = 6 * DAY;
+        let mut f = filter("Europe/Berlin");
+        f.availability = Some(merge_windows(&[(sun, sun + 2 * 60 + 30)]));
+        assert!(f.session_fits(&at("2027-10-30T22:00:00Z", 3)));
+        assert!(!f.session_fits(&at("2027-03-27T23:30:00Z", 2)));
+    }
+
+    #[test]
     fn availability_must_hold_every_session_and_may_run_across_midnight() {
         // Saturday 20:00 - Sunday 02:00 as two windows.
         let sat = 5 * DAY;
@@ -264,9 +371,12 @@ mod tests {
         assert_eq!(ls.offsets_ms, vec![3_600_000, 7_200_000]);
         assert_eq!(ls.weekdays, Some(vec![4]));
         assert_eq!(ls.window_ms, Some((18 * 3_600_000, 23 * 3_600_000)));
+        // Its end is checked an hour loosely (a clock change night).
+        assert_eq!(ls.end_slack_ms, 3_600_000);
         let mut utc = filter("UTC");
         utc.weekdays = Some([true; 7]);
-        assert_eq!(utc.first_start(0).unwrap_or_default().offsets_ms, vec![0]);
+        let ls = utc.first_start(0).unwrap_or_default();
+        assert_eq!((ls.offsets_ms, ls.end_slack_ms), (vec![0], 0));
         // Availability alone is judged in the listing, not in SQL.
         let mut avail = filter("UTC");
         avail.availability = Some(vec![(0, 60)]);

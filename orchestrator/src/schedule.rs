@@ -312,6 +312,16 @@ pub fn local_time(ms: i64, zone: &TimeZone) -> String {
     }
 }
 
+/// An instant in RFC 3339 with the offset `zone` has then:
+/// "2027-03-07T19:00:00+01:00" in Berlin, "2027-03-07T18:00:00Z" in UTC.
+pub fn rfc3339_in(ms: i64, zone: &TimeZone) -> String {
+    match Timestamp::from_millisecond(ms) {
+        Ok(ts) if zone.iana_name() == Some("UTC") => ts.to_string(),
+        Ok(ts) => ts.display_with_offset(zone.to_offset(ts)).to_string(),
+        Err(_) => String::new(),
+    }
+}
+
 /// An instant in UTC: "2026-03-28 18:00 UTC".
 pub fn utc_text(ms: i64) -> String {
     local_time(ms, &TimeZone::UTC)
@@ -456,6 +466,17 @@ mod tests {
             starts_on: from.into(),
             weeks,
         }
+    }
+
+    #[test]
+    fn instants_are_written_in_rfc_3339_with_the_viewers_offset_of_the_day() {
+        let berlin = zone("Europe/Berlin").unwrap_or_else(|e| panic!("{e}"));
+        let winter = 1_804_442_400_000; // 2027-03-07T18:00:00Z
+        let summer = 1_806_253_200_000; // 2027-03-28T17:00:00Z
+        assert_eq!(rfc3339_in(winter, &berlin), "2027-03-07T19:00:00+01:00");
+        assert_eq!(rfc3339_in(summer, &berlin), "2027-03-28T19:00:00+02:00");
+        assert_eq!(rfc3339_in(winter, &TimeZone::UTC), "2027-03-07T18:00:00Z");
+        assert_eq!(rfc3339_in(i64::MAX, &TimeZone::UTC), "");
     }
 
     #[test]

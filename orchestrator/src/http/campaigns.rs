@@ -1,6 +1,7 @@
 //! Campaigns: `/api/v1/campaigns` (discovery and creation),
 //! `/api/v1/campaigns/{id}` and its preview, publish and cancel actions,
-//! `/api/v1/me/campaigns` (the ones I run).
+//! its sessions on the viewer's clock, `/api/v1/me/campaigns` (the ones I
+//! run).
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -14,11 +15,13 @@ use super::json::{Json, Query, cursor};
 use super::{AppState, AuthUser, TokenUser};
 use crate::accounts::Role;
 use crate::accounts::profile::{DAYS, Window, parse_hhmm};
-use crate::campaigns::{self, Campaign, CampaignPatch, Changed, NewCampaign, Preview};
+use crate::campaigns::{
+    self, Campaign, CampaignPatch, CampaignSessions, Changed, NewCampaign, Preview,
+};
 use crate::discovery::{TimeFilter, merge_windows};
 use crate::pricing::LlmTier;
 use crate::seats::{self, JoinOutcome, JoinRequest, Seat};
-use crate::store::campaigns::{CampaignFilter, CampaignSort};
+use crate::store::campaigns::{CampaignFilter, CampaignRow, CampaignSort};
 
 /// The routes.
 pub fn routes() -> Router<AppState> {
@@ -37,6 +40,7 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(remove_player),
         )
         .route("/campaigns/{id}/calendar.ics", get(campaign_calendar))
+        .route("/campaigns/{id}/sessions", get(campaign_sessions))
         .route("/campaigns/{id}/invite-code", post(rotate_invite_code))
         .route("/me/calendar.ics", get(my_calendar))
         .route("/me/seats", get(my_seats))
@@ -116,10 +120,7 @@ pub async fn campaign_calendar(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
-    let c = state.store.campaign(&id).await?.ok_or(ApiError::NotFound)?;
-    if c.status == "draft" && c.gm_id != user.id && user.role != Role::Admin {
-        return Err(ApiError::NotFound);
-    }
+    let c = visible(&state, &user, &id).await?;
     let events = campaigns::calendar_events(&c)?;
     Ok(ics(crate::schedule::ics_feed(
         &c.title,
@@ -384,12 +385,54 @@ pub async fn show(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Campaign>, ApiError> {
-    let c = state.store.campaign(&id).await?.ok_or(ApiError::NotFound)?;
+    let c = visible(&state, &user, &id).await?;
+    Ok(axum::Json(Campaign::from_row(c, Some(&user.id))))
+}
+
+/// A campaign `user` may see: any but a draft for anyone signed in, drafts
+/// for their game master and admins; 404 otherwise.
+async fn visible(state: &AppState, user: &AuthUser, id: &str) -> Result<CampaignRow, ApiError> {
+    let c = state.store.campaign(id).await?.ok_or(ApiError::NotFound)?;
     let own = c.gm_id == user.id || user.role == Role::Admin;
     if !own && c.status == "draft" {
         return Err(ApiError::NotFound);
     }
-    Ok(axum::Json(Campaign::from_row(c, Some(&user.id))))
+    Ok(c)
+}
+
+/// Whose clock session times are shown on.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct SessionsQuery {
+    /// The viewer's IANA zone; default: my profile's, else the campaign's.
+    pub tz: Option<String>,
+}
+
+/// A campaign's sessions, in UTC and on the viewer's clock (whoever may
+/// see the campaign).
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}/sessions", tag = "campaigns", params(("id" = String, Path), SessionsQuery), security(("bearer" = [])), responses(
+    (status = 200, body = CampaignSessions),
+    (status = 404, body = ErrorBody),
+    (status = 422, body = ErrorBody, description = "`tz` is not an IANA time zone")
+))]
+pub async fn campaign_sessions(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    Query(q): Query<SessionsQuery>,
+) -> Result<axum::Json<CampaignSessions>, ApiError> {
+    let c = visible(&state, &user, &id).await?;
+    let zone = match q.tz {
+        Some(tz) => Some(tz),
+        // A profile zone the zone database no longer knows falls back to
+        // the campaign's rather than failing the viewer.
+        None => state
+            .store
+            .profile(&user.id)
+            .await?
+            .map(|p| p.time_zone)
+            .filter(|tz| crate::schedule::zone(tz).is_ok()),
+    };
+    Ok(axum::Json(campaigns::session_times(&c, zone.as_deref())?))
 }
 
 /// The world a campaign will play in: summary, NPCs, backstory, SVG map
@@ -492,20 +535,27 @@ pub struct DiscoverQuery {
     pub min_price: Option<i64>,
     /// Highest seat price, minor units.
     pub max_price: Option<i64>,
-    /// Only campaigns with a seat left.
+    /// Only campaigns with a seat left: leaves out full ones, which take
+    /// waitlist places only.
     #[serde(default)]
     pub seats_open: bool,
-    /// First session at or after, Unix ms.
+    /// First session at or after, Unix ms (0 to the end of 9999).
     pub starts_after: Option<i64>,
-    /// First session before, Unix ms.
+    /// First session before, Unix ms (0 to the end of 9999, not before
+    /// `starts_after`).
     pub starts_before: Option<i64>,
     /// Only campaigns whose every session starts on one of these days in
-    /// the viewer's zone: comma separated mon,tue,wed,thu,fri,sat,sun.
+    /// the viewer's zone (the day it starts on, also when it runs past
+    /// midnight): comma separated mon,tue,wed,thu,fri,sat,sun.
     pub weekdays: Option<String>,
-    /// Only campaigns whose every session starts at or after this time of
-    /// day in the viewer's zone, `HH:MM`.
+    /// Only campaigns whose every session lies wholly inside the time
+    /// window `from`-`to` in the viewer's zone, judged by each session's
+    /// real start and end there: starts at or after this time of day,
+    /// `HH:MM` (default 00:00).
     pub from: Option<String>,
-    /// ... and ends by this time of day, `HH:MM` (`24:00` for midnight).
+    /// ... and ends by this time of day, `HH:MM` (default and `24:00`:
+    /// midnight). Before `from`, the window runs across midnight
+    /// (`from=22:00&to=02:00`) and holds sessions that cross it.
     pub to: Option<String>,
     /// The viewer's IANA zone for weekdays and times; default: my profile's.
     pub tz: Option<String>,
@@ -515,7 +565,7 @@ pub struct DiscoverQuery {
     pub fits_my_availability: bool,
     /// start (default), price or seats_left (most first).
     pub sort: Option<String>,
-    /// The `next` of the previous page.
+    /// The `next` of the previous page (good for the same sort only).
     pub cursor: Option<String>,
     /// 1-100, default 20.
     pub limit: Option<i64>,
@@ -576,6 +626,10 @@ pub struct CampaignPage {
     pub next: Option<String>,
 }
 
+/// The latest instant a start filter may name: the end of 9999, the last
+/// year instants are written in.
+const LATEST_MS: i64 = 253_402_300_799_999;
+
 fn bad(field: &str, message: &str) -> ApiError {
     ApiError::Invalid {
         field: field.into(),
@@ -583,7 +637,8 @@ fn bad(field: &str, message: &str) -> ApiError {
     }
 }
 
-/// Published public campaigns, filtered, sorted and paged by cursor.
+/// Public campaigns taking players: published ones and full ones (whose
+/// waitlist is open), filtered, sorted and paged by cursor.
 #[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns", params(DiscoverQuery), security(("bearer" = [])), responses(
     (status = 200, body = CampaignPage),
     (status = 400, body = ErrorBody),
@@ -620,6 +675,22 @@ pub async fn discover(
     {
         return Err(bad("min_price", "must not be above max_price"));
     }
+    for (field, v) in [
+        ("starts_after", q.starts_after),
+        ("starts_before", q.starts_before),
+    ] {
+        if v.is_some_and(|t| !(0..=LATEST_MS).contains(&t)) {
+            return Err(bad(
+                field,
+                "must be Unix milliseconds from 0 to 253402300799999 (the end of 9999)",
+            ));
+        }
+    }
+    if let (Some(after), Some(before)) = (q.starts_after, q.starts_before)
+        && after > before
+    {
+        return Err(bad("starts_after", "must not be after starts_before"));
+    }
     let sort = match q.sort.as_deref() {
         None | Some("start") => CampaignSort::Start,
         Some("price") => CampaignSort::Price,
@@ -630,7 +701,7 @@ pub async fn discover(
     if !(1..=100).contains(&limit) {
         return Err(bad("limit", "must be 1 to 100"));
     }
-    let after = cursor::parse(q.cursor.as_deref())?;
+    let after = cursor::parse_in(sort.name(), q.cursor.as_deref())?;
     let time = time_filter(&state, &user.id, &q).await?;
     let filter = CampaignFilter {
         mode,
@@ -646,7 +717,7 @@ pub async fn discover(
         crate::discovery::list(&state.store, &filter, &time, sort, after, limit).await?;
     Ok(axum::Json(CampaignPage {
         campaigns: rows.into_iter().map(CampaignSummary::from).collect(),
-        next: next.map(|(k, id)| cursor::after(k, &id)),
+        next: next.map(|(k, id)| cursor::after_in(sort.name(), k, &id)),
     }))
 }
 
@@ -702,8 +773,16 @@ async fn time_filter(
         (None, None) => None,
         (from, to) => {
             let (from, to) = (from.unwrap_or(0), to.unwrap_or(1_440));
-            if from >= to {
-                return Err(bad("to", "must be after from"));
+            if from == 1_440 {
+                return Err(bad("from", "must be 00:00 to 23:59"));
+            }
+            // `to` before `from` is a window across midnight; equal ones
+            // would say neither "nothing" nor "all day" plainly.
+            if from == to {
+                return Err(bad(
+                    "to",
+                    "must differ from from (before from, the window runs across midnight)",
+                ));
             }
             Some((from, to))
         }

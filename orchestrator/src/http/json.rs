@@ -45,28 +45,61 @@ where
     }
 }
 
-/// Keyset paging cursors: `<sort key>_<id>` of the last row of a page.
+/// Keyset paging cursors: `<sort key>_<id>` of the last row of a page,
+/// for listings in one order only, and `<order>.<sort key>_<id>` for
+/// listings a client may sort several ways, so that a cursor is only good
+/// for the order it was made in.
 pub mod cursor {
     use super::ApiError;
+
+    fn bad(message: &str) -> ApiError {
+        ApiError::Invalid {
+            field: "cursor".into(),
+            message: message.into(),
+        }
+    }
 
     /// The cursor after a row with this sort key and id.
     pub fn after(key: i64, id: &str) -> String {
         format!("{key}_{id}")
     }
 
+    /// The cursor after a row with this sort key and id in a listing in
+    /// order `order` (a word without dots, such as `price`).
+    pub fn after_in(order: &str, key: i64, id: &str) -> String {
+        format!("{order}.{}", after(key, id))
+    }
+
     /// Reads a cursor given back by a client (422 naming `cursor` if it is
     /// not one this API made).
     pub fn parse(cursor: Option<&str>) -> Result<Option<(i64, String)>, ApiError> {
         let Some(c) = cursor else { return Ok(None) };
-        let bad = || ApiError::Invalid {
-            field: "cursor".into(),
-            message: "use the next value of a previous page".into(),
-        };
-        let (key, id) = c.split_once('_').ok_or_else(bad)?;
+        let not_ours = || bad("use the next value of a previous page");
+        let (key, id) = c.split_once('_').ok_or_else(not_ours)?;
+        // Rows always have ids; an empty one would page from nowhere.
+        if id.is_empty() {
+            return Err(not_ours());
+        }
         Ok(Some((
-            key.parse::<i64>().map_err(|_| bad())?,
+            key.parse::<i64>().map_err(|_| not_ours())?,
             id.to_string(),
         )))
+    }
+
+    /// Reads a cursor of a listing in order `order` (422 naming `cursor`
+    /// if it was made for another order, or not by this API).
+    pub fn parse_in(order: &str, cursor: Option<&str>) -> Result<Option<(i64, String)>, ApiError> {
+        let Some(c) = cursor else { return Ok(None) };
+        let (made_for, rest) = c
+            .split_once('.')
+            .ok_or_else(|| bad("use the next value of a previous page"))?;
+        if made_for != order {
+            return Err(bad(&format!(
+                "was made for another sort order than {order}; page on in the order it came from, \
+                 or start again without a cursor"
+            )));
+        }
+        parse(Some(rest))
     }
 
     /// The next page's cursor: only when this page came back full.

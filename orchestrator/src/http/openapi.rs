@@ -84,6 +84,7 @@ use super::AppState;
         super::campaigns::roster,
         super::campaigns::remove_player,
         super::campaigns::campaign_calendar,
+        super::campaigns::campaign_sessions,
         super::campaigns::my_calendar,
         super::campaigns::rotate_invite_code,
         super::billing::stripe_webhook,

@@ -182,9 +182,15 @@ pub struct LocalStart {
     pub offsets_ms: Vec<i64>,
     /// Weekdays, Monday = 0.
     pub weekdays: Option<Vec<i64>>,
-    /// Milliseconds of the day the whole session must lie in: its start
-    /// at or after the first, its end (start plus length) by the second.
+    /// Milliseconds of the day `(from, to)` the whole session must lie
+    /// in, across midnight when `from > to`: its start at or after `from`
+    /// (or, across midnight, already past midnight), its end (start plus
+    /// length) by `to`.
     pub window_ms: Option<(i64, i64)>,
+    /// How much later than its start plus its length a session may end on
+    /// the viewer's wall clock (one that spans a clock change), ms: the
+    /// window's end is checked this loosely.
+    pub end_slack_ms: i64,
 }
 
 /// A bound value of a query built from optional filters.
@@ -192,6 +198,10 @@ enum Param {
     Text(String),
     Int(i64),
 }
+
+/// The campaigns discovery lists, as the partial indexes that serve it
+/// are defined (migration `listed_campaign_indexes`).
+const LISTED: &str = "status IN ('published', 'full') AND visibility = 'public'";
 
 /// The order of a discovery listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +215,15 @@ pub enum CampaignSort {
 }
 
 impl CampaignSort {
+    /// Its name in the API (`sort=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CampaignSort::Start => "start",
+            CampaignSort::Price => "price",
+            CampaignSort::SeatsLeft => "seats_left",
+        }
+    }
+
     /// The column expression listings are ordered by (then by id).
     fn expression(self) -> &'static str {
         match self {
@@ -421,9 +440,10 @@ impl Store {
         Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
     }
 
-    /// Published public campaigns matching `f`, in `sort` order, after the
-    /// keyset `after` (the sort value and id of the previous page's last
-    /// row), at most `limit`.
+    /// Public campaigns open to players (published, or full and taking
+    /// waitlist places) matching `f`, in `sort` order, after the keyset
+    /// `after` (the sort value and id of the previous page's last row), at
+    /// most `limit`.
     pub async fn discover(
         &self,
         f: &CampaignFilter,
@@ -435,10 +455,9 @@ impl Store {
         // Only the filters given go into the statement, so the planner can
         // use the mode and tier indexes; every value is still a bound
         // parameter.
-        let mut clauses = vec![
-            "status = 'published'".to_string(),
-            "visibility = 'public'".to_string(),
-        ];
+        // Word for word the condition of the `campaigns_listed_by_*`
+        // partial indexes: SQLite uses one only when the query repeats it.
+        let mut clauses = vec![LISTED.to_string()];
         // Values in the order of their `$n` placeholders.
         let mut params: Vec<Param> = Vec::new();
         let mut param = |p: Param| {
@@ -458,6 +477,7 @@ impl Store {
             clauses.push(format!("price_minor <= {}", param(Param::Int(v))));
         }
         if f.seats_open {
+            // A full campaign has no seat left (only waitlist places).
             clauses.push("seats_taken < max_players".to_string());
         }
         if let Some(v) = f.starts_after {
@@ -471,12 +491,25 @@ impl Store {
             for &o in &ls.offsets_ms {
                 let o = param(Param::Int(o));
                 let mut parts = Vec::new();
-                if let Some((a, b)) = ls.window_ms {
-                    let (a, b) = (param(Param::Int(a)), param(Param::Int(b)));
-                    parts.push(format!(
-                        "((first_session_at + {o}) % 86400000) >= {a} AND \
-                         ((first_session_at + {o}) % 86400000) + session_minutes * 60000 <= {b}"
-                    ));
+                if let Some((from, to)) = ls.window_ms {
+                    let start = format!("((first_session_at + {o}) % 86400000)");
+                    let end = format!("{start} + session_minutes * 60000");
+                    let by = to + ls.end_slack_ms;
+                    if from < to {
+                        let (from, by) = (param(Param::Int(from)), param(Param::Int(by)));
+                        parts.push(format!("{start} >= {from} AND {end} <= {by}"));
+                    } else {
+                        // Inside the night that starts on its day, or in
+                        // the end of the one that started the day before.
+                        let (from, by_next, by) = (
+                            param(Param::Int(from)),
+                            param(Param::Int(86_400_000 + by)),
+                            param(Param::Int(by)),
+                        );
+                        parts.push(format!(
+                            "(({start} >= {from} AND {end} <= {by_next}) OR {end} <= {by})"
+                        ));
+                    }
                 }
                 if let Some(days) = &ls.weekdays {
                     // 1970-01-01 was a Thursday (Monday = 0 gives 3).
