@@ -190,7 +190,10 @@ pub(crate) struct GroupQueue(mpsc::UnboundedSender<Pending>);
 /// holding the queue is gone.
 pub(crate) fn start(pool: AnyPool, own_thread: bool) -> Result<GroupQueue, std::io::Error> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let writer = GroupWriter { pool };
+    let writer = GroupWriter {
+        pool,
+        full: std::sync::Mutex::new(FullSeen::default()),
+    };
     if own_thread {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -316,6 +319,52 @@ fn gather(
 /// The writer and its connection.
 struct GroupWriter {
     pool: AnyPool,
+    /// Campaigns this writer found full.
+    full: std::sync::Mutex<FullSeen>,
+}
+
+/// How long the writer trusts that a campaign it found full still is.
+const FULL_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The campaigns the writer found full lately, with their terms then. A
+/// busy campaign's joins keep coming for a while after its last seat went
+/// (their views read it open): each went through a seat transaction only
+/// to find no room and write its place instead, the longest groups of a
+/// rush. A take for a campaign found full, on the same terms, is written
+/// as its place straight away, with the places. It is only a shortcut:
+/// seat counts still change only by conditional update, and a place that
+/// finds its campaign open again (a seat freed meanwhile) makes its join
+/// move the line, as any join's place does.
+#[derive(Debug, Default)]
+struct FullSeen(HashMap<String, (i64, std::time::Instant)>);
+
+impl FullSeen {
+    /// Whether `campaign` was found full on `terms` lately.
+    fn is_full(&self, campaign: &str, terms: i64, now: std::time::Instant) -> bool {
+        self.0
+            .get(campaign)
+            .is_some_and(|(t, at)| *t == terms && now.duration_since(*at) < FULL_FOR)
+    }
+
+    /// Notes what a statement said of `campaign`'s status on `terms`.
+    fn saw(&mut self, campaign: &str, terms: i64, status: &str, now: std::time::Instant) {
+        if status == "full" {
+            self.0.insert(campaign.to_string(), (terms, now));
+        } else {
+            self.0.remove(campaign);
+        }
+    }
+
+    /// Forgets `campaign` (a place found it open).
+    fn open(&mut self, campaign: &str) {
+        self.0.remove(campaign);
+    }
+
+    /// Drops what is too old to trust.
+    fn expire(&mut self, now: std::time::Instant) {
+        self.0
+            .retain(|_, (_, at)| now.duration_since(*at) < FULL_FOR);
+    }
 }
 
 impl GroupWriter {
@@ -397,17 +446,46 @@ impl GroupWriter {
         takes: &[&SeatTake],
         places: &[&WaitRow],
     ) -> Result<Answers, StoreError> {
-        if takes.is_empty() {
+        let started = std::time::Instant::now();
+        // Takes for campaigns found full lately, on the same terms, wait in
+        // line at once.
+        let full: Vec<bool> = {
+            let mut seen = self.full.lock().unwrap_or_else(|e| e.into_inner());
+            seen.expire(started);
+            takes
+                .iter()
+                .map(|t| {
+                    t.promotes.is_none()
+                        && t.fallback.is_some()
+                        && seen.is_full(&t.seats[0].campaign_id, t.terms_version, started)
+                })
+                .collect()
+        };
+        if full.iter().all(|f| *f) {
             // Places alone need no transaction (two statements fewer, each
             // a round trip or a hand-off to SQLite's thread): their one
             // insert stands or falls whole, and the positions are read
             // once it is in.
+            let mut all = places.to_vec();
+            all.extend(takes.iter().filter_map(|t| t.fallback.as_ref()));
             let mut conn = self.pool.acquire().await?;
-            let placed = insert_places(&mut conn, places).await?;
-            return Ok((Vec::new(), placed));
+            let mut placed = insert_places(&mut conn, &all).await?;
+            self.saw(&[], &found_open(&all, &placed), started);
+            let waited = placed.split_off(places.len());
+            let taken = waited.into_iter().map(|p| Ok(Take::Waiting(p))).collect();
+            return Ok((taken, placed));
         }
         let mut tx = self.pool.begin().await?;
-        let together = take_together(&mut tx, takes).await?;
+        // What the statements said of campaigns' status, to note once the
+        // transaction stands.
+        let mut seen = Vec::new();
+        let unknown: Vec<&SeatTake> = takes
+            .iter()
+            .zip(&full)
+            .filter(|(_, f)| !**f)
+            .map(|(t, _)| *t)
+            .collect();
+        let together = take_together(&mut tx, &unknown, &mut seen).await?;
         let mut fits = Vec::with_capacity(takes.len());
         // The fewest seats a campaign was found to have no room for in this
         // group: seat counts only go up before the commit, and its line
@@ -415,10 +493,14 @@ impl GroupWriter {
         // refused (the join then waits in line, and a seat freed meanwhile
         // goes to the line's head).
         let mut no_room: HashMap<&str, usize> = HashMap::new();
-        for t in takes {
+        for (t, known_full) in takes.iter().zip(&full) {
             let campaign = t.seats[0].campaign_id.as_str();
+            if *known_full {
+                fits.push(Fit::NoRoom);
+                continue;
+            }
             if let Some(place) = &t.promotes {
-                fits.push(take_for_place(&mut tx, t, place).await?);
+                fits.push(take_for_place(&mut tx, t, place, &mut seen).await?);
                 continue;
             }
             if together.contains(campaign) {
@@ -429,7 +511,7 @@ impl GroupWriter {
                 fits.push(Fit::NoRoom);
                 continue;
             }
-            let fit = take_room(
+            let taken = take_room(
                 &mut tx,
                 campaign,
                 t.seats.len(),
@@ -438,6 +520,7 @@ impl GroupWriter {
                 Line::WaitBehind,
             )
             .await?;
+            let fit = note_take(&mut seen, campaign, t.terms_version, taken);
             if !fit {
                 let least = no_room.entry(campaign).or_insert(t.seats.len());
                 *least = (*least).min(t.seats.len());
@@ -454,7 +537,7 @@ impl GroupWriter {
         insert_orders(&mut tx, &orders).await?;
         let seats: Vec<&SeatRow> = fitting.iter().flat_map(|t| &t.seats).collect();
         let seated = insert_seats(&mut tx, &seats).await?;
-        let refused = refusals(&mut tx, takes, &fits).await?;
+        let refused = refusals(&mut tx, takes, &fits, &full, &mut seen).await?;
         // The places of the takes that wait in line instead go in after
         // the group's own, in the same insert.
         let mut all_places = places.to_vec();
@@ -466,6 +549,7 @@ impl GroupWriter {
                 .filter_map(|(t, _)| t.fallback.as_ref()),
         );
         let mut placed = insert_places(&mut tx, &all_places).await?;
+        let opened = found_open(&all_places, &placed);
         let mut waited = placed.split_off(places.len()).into_iter();
         let mut taken = Vec::with_capacity(takes.len());
         for ((t, fit), refusal) in takes.iter().zip(fits).zip(refused) {
@@ -488,7 +572,48 @@ impl GroupWriter {
             }
         }
         tx.commit().await?;
+        self.saw(&seen, &opened, started);
         Ok((taken, placed))
+    }
+
+    /// Notes what a group that stood found: campaigns' status from its
+    /// seat statements (`seen`), and campaigns its places found open.
+    fn saw(&self, seen: &[(String, i64, String)], opened: &[&str], now: std::time::Instant) {
+        let mut full = self.full.lock().unwrap_or_else(|e| e.into_inner());
+        for (campaign, terms, status) in seen {
+            full.saw(campaign, *terms, status, now);
+        }
+        for campaign in opened {
+            full.open(campaign);
+        }
+    }
+}
+
+/// The campaigns `places` (answered `placed`, in order) found open: a seat
+/// freed there meanwhile.
+fn found_open<'p>(places: &[&'p WaitRow], placed: &[Placed]) -> Vec<&'p str> {
+    places
+        .iter()
+        .zip(placed)
+        .filter(|(_, p)| matches!(p, Ok((_, status)) if status == "published"))
+        .map(|(w, _)| w.campaign_id.as_str())
+        .collect()
+}
+
+/// Notes the status a seat statement for `campaign` on `terms` read back
+/// (`taken`, `None` when it took nothing); whether it took its seats.
+fn note_take(
+    seen: &mut Vec<(String, i64, String)>,
+    campaign: &str,
+    terms: i64,
+    taken: Option<String>,
+) -> bool {
+    match taken {
+        Some(status) => {
+            seen.push((campaign.to_string(), terms, status));
+            true
+        }
+        None => false,
     }
 }
 
@@ -515,8 +640,8 @@ enum Fit {
 
 /// Counts `seats` more seats taken in a published campaign, if they fit,
 /// its terms are still `terms_version` and (for a join) nobody in its line
-/// fits its free seats; false (and nothing changed) otherwise. The campaign is full
-/// once its last seat is taken.
+/// fits its free seats: the campaign's status after (full once its last
+/// seat is taken), or `None` (and nothing changed).
 async fn take_room(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     campaign: &str,
@@ -524,26 +649,27 @@ async fn take_room(
     now: i64,
     terms_version: i64,
     line: Line,
-) -> Result<bool, StoreError> {
+) -> Result<Option<String>, StoreError> {
     const TAKE: &str = "UPDATE campaigns SET seats_taken = seats_taken + $2, updated_at = $3, \
          status = CASE WHEN seats_taken + $2 >= max_players THEN 'full' ELSE status END \
          WHERE id = $1 AND status = 'published' AND seats_taken + $2 <= max_players \
          AND terms_version = $4";
     let sql = match line {
-        Line::Heads => TAKE.to_string(),
+        Line::Heads => format!("{TAKE} RETURNING status"),
         Line::WaitBehind => format!(
             "{TAKE} AND NOT EXISTS (SELECT 1 FROM waitlist w WHERE w.campaign_id = $1 \
-             AND w.status = 'waiting' AND w.size <= campaigns.max_players - campaigns.seats_taken)"
+             AND w.status = 'waiting' AND w.size <= campaigns.max_players - campaigns.seats_taken) \
+             RETURNING status"
         ),
     };
-    let taken = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(campaign)
         .bind(i64::try_from(seats).unwrap_or(i64::MAX))
         .bind(now)
         .bind(terms_version)
-        .execute(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await?;
-    Ok(taken.rows_affected() == 1)
+    Ok(row.map(|r| r.try_get("status")).transpose()?)
 }
 
 /// Seats a waitlist place's take: the place leaves the line (if it still
@@ -553,6 +679,7 @@ async fn take_for_place(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     t: &SeatTake,
     place: &str,
+    seen: &mut Vec<(String, i64, String)>,
 ) -> Result<Fit, StoreError> {
     let campaign = t.seats[0].campaign_id.as_str();
     let left = sqlx::query(
@@ -567,7 +694,7 @@ async fn take_for_place(
     if left.rows_affected() != 1 {
         return Ok(Fit::LineMoved);
     }
-    if take_room(
+    let taken = take_room(
         tx,
         campaign,
         t.seats.len(),
@@ -575,8 +702,8 @@ async fn take_for_place(
         t.terms_version,
         Line::Heads,
     )
-    .await?
-    {
+    .await?;
+    if note_take(seen, campaign, t.terms_version, taken) {
         return Ok(Fit::Taken);
     }
     back_in_line(tx, place).await?;
@@ -604,6 +731,7 @@ async fn back_in_line(
 async fn take_together<'t>(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     takes: &[&'t SeatTake],
+    seen: &mut Vec<(String, i64, String)>,
 ) -> Result<HashSet<&'t str>, StoreError> {
     /// A campaign's takes in the group, summed.
     struct Sum<'t> {
@@ -636,10 +764,12 @@ async fn take_together<'t>(
     }
     let mut together = HashSet::new();
     for s in sums {
-        if let Some(terms) = s.terms.filter(|_| s.takes > 1)
-            && take_room(tx, s.campaign, s.seats, s.latest, terms, Line::WaitBehind).await?
-        {
-            together.insert(s.campaign);
+        if let Some(terms) = s.terms.filter(|_| s.takes > 1) {
+            let taken =
+                take_room(tx, s.campaign, s.seats, s.latest, terms, Line::WaitBehind).await?;
+            if note_take(seen, s.campaign, terms, taken) {
+                together.insert(s.campaign);
+            }
         }
     }
     Ok(together)
@@ -657,41 +787,51 @@ enum Refusal {
 }
 
 /// For each take (`fits` says how it fared): whether its place in line is
-/// written instead, from one read of the refused campaigns' terms.
+/// written instead, from one read of the refused campaigns' terms (and
+/// their status, noted in `seen`). A take for a campaign found `full`
+/// lately on its terms waits in line without the read.
 async fn refusals(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     takes: &[&SeatTake],
     fits: &[Fit],
+    full: &[bool],
+    seen: &mut Vec<(String, i64, String)>,
 ) -> Result<Vec<Refusal>, StoreError> {
     let mut refused: Vec<&str> = takes
         .iter()
         .zip(fits)
-        .filter(|(t, fit)| **fit == Fit::NoRoom && t.fallback.is_some())
-        .map(|(t, _)| t.seats[0].campaign_id.as_str())
+        .zip(full)
+        .filter(|((t, fit), full)| **fit == Fit::NoRoom && t.fallback.is_some() && !**full)
+        .map(|((t, _), _)| t.seats[0].campaign_id.as_str())
         .collect();
-    if refused.is_empty() {
-        return Ok(vec![Refusal::NoRoom; takes.len()]);
-    }
-    refused.sort_unstable();
-    refused.dedup();
-    let sql = format!(
-        "SELECT id, terms_version FROM campaigns WHERE id IN ({})",
-        placeholders(1, refused.len())
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for id in &refused {
-        q = q.bind(*id);
-    }
     let mut terms: HashMap<String, i64> = HashMap::new();
-    for r in q.fetch_all(&mut **tx).await? {
-        terms.insert(r.try_get("id")?, r.try_get("terms_version")?);
+    if !refused.is_empty() {
+        refused.sort_unstable();
+        refused.dedup();
+        let sql = format!(
+            "SELECT id, terms_version, status FROM campaigns WHERE id IN ({})",
+            placeholders(1, refused.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in &refused {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            let (id, version): (String, i64) = (r.try_get("id")?, r.try_get("terms_version")?);
+            seen.push((id.clone(), version, r.try_get("status")?));
+            terms.insert(id, version);
+        }
     }
     Ok(takes
         .iter()
         .zip(fits)
-        .map(|(t, fit)| {
+        .zip(full)
+        .map(|((t, fit), full)| {
             if *fit != Fit::NoRoom || t.fallback.is_none() {
                 return Refusal::NoRoom;
+            }
+            if *full {
+                return Refusal::Wait;
             }
             match terms.get(&t.seats[0].campaign_id) {
                 Some(v) if *v == t.terms_version => Refusal::Wait,
@@ -1130,6 +1270,27 @@ mod tests {
         let group = gather(Pending::Place(w, reply), &mut rx, &mut carried);
         assert_eq!(group.len(), 1);
         assert!(carried.is_none());
+    }
+
+    #[test]
+    fn a_campaign_found_full_is_trusted_on_its_terms_for_a_short_while_only() {
+        use super::{FULL_FOR, FullSeen};
+        let t0 = std::time::Instant::now();
+        let mut seen = FullSeen::default();
+        seen.saw("c", 3, "full", t0);
+        assert!(seen.is_full("c", 3, t0));
+        assert!(!seen.is_full("c", 4, t0), "other terms");
+        assert!(!seen.is_full("d", 3, t0));
+        assert!(!seen.is_full("c", 3, t0 + FULL_FOR), "too old");
+        seen.expire(t0 + FULL_FOR);
+        assert!(seen.0.is_empty());
+        // Open again, as a statement or a place found it.
+        seen.saw("c", 3, "full", t0);
+        seen.saw("c", 3, "published", t0);
+        assert!(!seen.is_full("c", 3, t0));
+        seen.saw("c", 3, "full", t0);
+        seen.open("c");
+        assert!(!seen.is_full("c", 3, t0));
     }
 
     #[test]

@@ -1668,3 +1668,47 @@ async fn a_party_too_big_for_the_free_seats_keeps_its_place_without_keeping_them
         );
     }
 }
+
+#[tokio::test]
+async fn takes_for_a_campaign_just_found_full_wait_in_line_and_still_see_a_seat_freed() {
+    let app = spawn_app().await;
+    let (id, _) = campaign(&app, 2).await;
+    let c = app.store.campaign(&id).await.unwrap().unwrap();
+    let now = app.now.load(Ordering::SeqCst);
+    let mut people = Vec::new();
+    for h in ["ann", "bob", "cyd", "dee", "eve"] {
+        people.push(app.user(h).await.0);
+    }
+    let take = |n: usize| {
+        let (app, c, who) = (&app, c.clone(), people[n].clone());
+        async move {
+            let seat = held_seat(&format!("seat-{n}"), &c, &who, now);
+            let place = wait_row(&format!("wait-{n}"), &c.id, &who, now + n as i64);
+            app.store
+                .take_seats(&[seat], None, c.terms_version, now, Some(&place))
+                .await
+                .unwrap()
+        }
+    };
+    assert!(matches!(take(0).await, Take::Seated));
+    assert!(matches!(take(1).await, Take::Seated));
+    // Full now: the next take waits in line.
+    match take(2).await {
+        Take::Waiting(Ok((1, status))) => assert_eq!(status, "full"),
+        other => panic!("{other:?}"),
+    }
+    // A seat frees without the line moving: a take right after still
+    // waits (behind Cyd), and its answer shows the campaign open, so the
+    // join moves the line.
+    assert!(app.store.release_seat("seat-0", 0, now).await.unwrap());
+    match take(3).await {
+        Take::Waiting(Ok((2, status))) => assert_eq!(status, "published"),
+        other => panic!("{other:?}"),
+    }
+    match take(4).await {
+        Take::Waiting(Ok((3, status))) => assert_eq!(status, "published"),
+        other => panic!("{other:?}"),
+    }
+    let c = app.store.campaign(&id).await.unwrap().unwrap();
+    assert_eq!((c.seats_taken, c.status.as_str()), (1, "published"));
+}
