@@ -283,6 +283,7 @@ impl Store {
     /// Campaigns the session scheduler looks after at `now`: open or
     /// running ones whose first session starts before `horizon`.
     pub async fn scheduled_campaigns(&self, horizon: i64) -> Result<Vec<CampaignRow>, StoreError> {
+        // The status condition is campaigns_scheduled's, word for word.
         let sql = format!(
             "SELECT {COLUMNS} FROM campaigns WHERE status IN ('published', 'full', 'running') \
              AND first_session_at <= $1 ORDER BY first_session_at, id"
@@ -603,8 +604,10 @@ impl Store {
         now: i64,
         limit: i64,
     ) -> Result<Vec<CampaignRow>, StoreError> {
+        // The listing condition word for word (for its index, in start
+        // order), then only the published ones.
         let sql = format!(
-            "SELECT {COLUMNS} FROM campaigns WHERE status = 'published' AND visibility = 'public' \
+            "SELECT {COLUMNS} FROM campaigns WHERE {LISTED} AND status = 'published' \
              AND seats_taken < max_players AND first_session_at > $1 \
              ORDER BY first_session_at, id LIMIT $2"
         );

@@ -386,6 +386,8 @@ impl Store {
     /// Published campaigns with a free seat for someone waiting in their
     /// line (at most `limit`).
     pub async fn campaigns_to_promote(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        // `c.status = 'published'` is campaigns_taking_seats's condition,
+        // word for word (SQLite uses a partial index only then).
         let rows = sqlx::query(
             "SELECT c.id FROM campaigns c WHERE c.status = 'published' AND EXISTS ( \
                SELECT 1 FROM waitlist w WHERE w.campaign_id = c.id AND w.status = 'waiting' \
@@ -409,6 +411,7 @@ impl Store {
         since: i64,
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
+        // The status condition is campaigns_closed's, word for word.
         let rows = sqlx::query(
             "SELECT c.id FROM campaigns c WHERE c.status IN ('cancelled', 'running', 'completed') \
              AND c.updated_at >= $1 AND EXISTS (SELECT 1 FROM waitlist w \
