@@ -85,6 +85,14 @@ fn seat(r: &sqlx::any::AnyRow) -> Result<SeatRow, sqlx::Error> {
     })
 }
 
+/// The `id` column of `rows`.
+fn ids(rows: &[sqlx::any::AnyRow]) -> Result<Vec<String>, StoreError> {
+    rows.iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::from)
+}
+
 fn wait(r: &sqlx::any::AnyRow) -> Result<WaitRow, sqlx::Error> {
     Ok(WaitRow {
         id: r.try_get("id")?,
@@ -397,10 +405,7 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::from)
+        ids(&rows)
     }
 
     /// Campaigns that stopped taking players (cancelled, started or
@@ -422,10 +427,7 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::from)
+        ids(&rows)
     }
 
     /// Waiting places of a campaign in queue order.

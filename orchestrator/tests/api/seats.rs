@@ -52,6 +52,32 @@ async fn join(app: &TestApp, id: &str, token: &str, party: bool) -> (StatusCode,
     .await
 }
 
+/// A party of three led by `lead` with `mem1` and `mem2`: the leader's
+/// token and the members' handles and tokens.
+async fn party_of_three(app: &TestApp) -> (String, Vec<(&'static str, String)>) {
+    let (_, lead) = app.user("lead").await;
+    let mut members = Vec::new();
+    for h in ["mem1", "mem2"] {
+        let (_, t) = app.user(h).await;
+        app.befriend(&lead, &t, h).await;
+        members.push((h, t));
+    }
+    let pairs: Vec<(&str, &str)> = members.iter().map(|(h, t)| (*h, t.as_str())).collect();
+    app.party(&lead, &pairs).await;
+    (lead, members)
+}
+
+/// The game master `gm` cancels campaign `id`.
+async fn cancel(app: &TestApp, id: &str, gm: &str) -> (StatusCode, Value) {
+    app.json(
+        Method::POST,
+        &format!("/api/v1/campaigns/{id}/cancel"),
+        Some(gm),
+        None,
+    )
+    .await
+}
+
 /// `token`'s holder blocks the player `handle`.
 async fn block(app: &TestApp, token: &str, handle: &str) {
     app.json(
@@ -187,15 +213,7 @@ async fn a_full_campaign_waitlists_in_order_and_a_freed_seat_goes_to_the_head() 
 async fn a_party_joins_all_together_or_waits_together() {
     let app = spawn_app().await;
     let (id, _) = campaign(&app, 3).await;
-    let (_, lead) = app.user("lead").await;
-    let mut members = Vec::new();
-    for h in ["mem1", "mem2"] {
-        let (_, t) = app.user(h).await;
-        app.befriend(&lead, &t, h).await;
-        members.push((h, t));
-    }
-    let pairs: Vec<(&str, &str)> = members.iter().map(|(h, t)| (*h, t.as_str())).collect();
-    app.party(&lead, &pairs).await;
+    let (lead, members) = party_of_three(&app).await;
     // A member cannot join for the party.
     let (status, _) = join(&app, &id, &members[0].1, true).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -1142,14 +1160,7 @@ async fn cancelling_refunds_every_seat_in_full_and_ends_the_waitlist() {
         join(&app, &id, &tokens[2], false).await.0,
         StatusCode::ACCEPTED
     );
-    let (status, c) = app
-        .json(
-            Method::POST,
-            &format!("/api/v1/campaigns/{id}/cancel"),
-            Some(&gm),
-            None,
-        )
-        .await;
+    let (status, c) = cancel(&app, &id, &gm).await;
     assert_eq!(status, StatusCode::OK, "{c}");
     assert_eq!(
         (c["status"].as_str(), c["seats_taken"].as_i64()),
@@ -1196,14 +1207,7 @@ async fn cancelling_refunds_every_seat_in_full_and_ends_the_waitlist() {
     assert_eq!(feed.matches("STATUS:CANCELLED\r\n").count(), 4, "{feed}");
     let (status, _) = patch(&app, &id, &gm, json!({"title": "Revived"})).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _) = app
-        .json(
-            Method::POST,
-            &format!("/api/v1/campaigns/{id}/cancel"),
-            Some(&gm),
-            None,
-        )
-        .await;
+    let (status, _) = cancel(&app, &id, &gm).await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
 
@@ -1268,14 +1272,7 @@ async fn a_campaign_cancelled_since_a_join_read_it_takes_no_place_in_its_line() 
     let (id, gm) = campaign(&app, 2).await;
     let (ann_id, _) = app.user("ann").await;
     let before = app.store.campaign(&id).await.unwrap().unwrap();
-    let (status, _) = app
-        .json(
-            Method::POST,
-            &format!("/api/v1/campaigns/{id}/cancel"),
-            Some(&gm),
-            None,
-        )
-        .await;
+    let (status, _) = cancel(&app, &id, &gm).await;
     assert_eq!(status, StatusCode::OK);
     // A join that read the campaign open writes its place (or its seats,
     // falling back on a place) only now.
@@ -1599,15 +1596,7 @@ async fn a_campaign_short_of_its_minimum_at_the_warm_up_is_cancelled_and_refunde
 async fn a_party_too_big_for_the_free_seats_keeps_its_place_without_keeping_them_empty() {
     let app = spawn_app().await;
     let (id, _) = campaign(&app, 3).await;
-    let (_, lead) = app.user("lead").await;
-    let mut members = Vec::new();
-    for h in ["mem1", "mem2"] {
-        let (_, t) = app.user(h).await;
-        app.befriend(&lead, &t, h).await;
-        members.push((h, t));
-    }
-    let pairs: Vec<(&str, &str)> = members.iter().map(|(h, t)| (*h, t.as_str())).collect();
-    app.party(&lead, &pairs).await;
+    let (lead, members) = party_of_three(&app).await;
     let mut solos = Vec::new();
     for h in ["solo1", "solo2", "solo3", "solo4"] {
         solos.push(app.user(h).await.1);

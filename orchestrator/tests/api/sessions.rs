@@ -64,6 +64,22 @@ async fn campaign(app: &TestApp) -> (String, String) {
     (id, gm)
 }
 
+/// Seats new players `handles` in campaign `id`.
+async fn seat(app: &TestApp, id: &str, handles: &[&str]) {
+    for h in handles {
+        let (_, t) = app.user(h).await;
+        let (status, j) = app
+            .json(
+                Method::POST,
+                &format!("/api/v1/campaigns/{id}/join"),
+                Some(&t),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{j}");
+    }
+}
+
 impl Sessions {
     pub fn set_clock(&self, at: i64) {
         self.app.now.store(at, Ordering::SeqCst);
@@ -221,19 +237,7 @@ fn files_under(dir: &std::path::Path) -> usize {
 async fn a_campaign_plays_its_sessions_on_real_servers_and_each_session_resumes_the_last() {
     let s = spawn().await;
     let (id, _) = campaign(&s.app).await;
-    for h in ["ann", "bob"] {
-        let (_, t) = s.app.user(h).await;
-        let (status, j) = s
-            .app
-            .json(
-                Method::POST,
-                &format!("/api/v1/campaigns/{id}/join"),
-                Some(&t),
-                Some(json!({})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{j}");
-    }
+    seat(&s.app, &id, &["ann", "bob"]).await;
     let c = s.app.store.campaign(&id).await.unwrap().unwrap();
     let first = c.first_session_at;
     let week = 7 * 24 * 60 * MIN;
@@ -445,19 +449,7 @@ async fn operators_suspend_resume_and_inspect_a_campaigns_server() {
     // A suspended campaign's server does not start for its session (with
     // its two players, its minimum, it is not called off either).
     act("suspend").await;
-    for h in ["ann", "bob"] {
-        let (_, t) = s.app.user(h).await;
-        let (status, j) = s
-            .app
-            .json(
-                Method::POST,
-                &format!("/api/v1/campaigns/{id}/join"),
-                Some(&t),
-                Some(json!({})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{j}");
-    }
+    seat(&s.app, &id, &["ann", "bob"]).await;
     let first = s
         .app
         .store
