@@ -1393,17 +1393,16 @@ async fn a_promotion_leaves_the_line_in_the_same_commit_as_its_seat() {
     let now = app.now.load(Ordering::SeqCst);
     // Full: the place keeps its spot, nothing is taken.
     let seat = held_seat("seat-cyd", &c, &cyd_id, now);
-    let taken = app
-        .store
-        .take_seats_for_place(
+    let seat_cyd = || {
+        app.store.take_seats_for_place(
             std::slice::from_ref(&seat),
             None,
             c.terms_version,
             now,
             &cyds,
         )
-        .await
-        .unwrap();
+    };
+    let taken = seat_cyd().await.unwrap();
     assert!(matches!(taken, Take::NoRoom), "{taken:?}");
     assert_eq!(app.store.waitlist(&id).await.unwrap().len(), 2);
     // A seat frees: Cyd's place is seated past Dee, who stays in line.
@@ -1412,17 +1411,7 @@ async fn a_promotion_leaves_the_line_in_the_same_commit_as_its_seat() {
         .unwrap()
         .to_string();
     assert!(app.store.release_seat(&anns, 0, now).await.unwrap());
-    let taken = app
-        .store
-        .take_seats_for_place(
-            std::slice::from_ref(&seat),
-            None,
-            c.terms_version,
-            now,
-            &cyds,
-        )
-        .await
-        .unwrap();
+    let taken = seat_cyd().await.unwrap();
     assert!(matches!(taken, Take::Seated), "{taken:?}");
     let line = app.store.waitlist(&id).await.unwrap();
     assert_eq!(
