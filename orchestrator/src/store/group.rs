@@ -7,7 +7,10 @@
 //! seat take that does not fit, or a player already seated or waiting,
 //! fails alone). A seat take that finds no room writes the join's place
 //! in line instead, in the same commit, so a busy campaign's join goes
-//! through the writer once.
+//! through the writer once; and for a moment after the writer finds a
+//! campaign full, its late takes skip the seat transaction altogether.
+//! Promotions from the waitlist are seat takes too: the place leaves the
+//! line in the commit that seats it.
 //!
 //! Nothing waits for a group to fill: a write with no other in flight is
 //! written at once, alone. The writing runs in its own task, so a request
