@@ -218,12 +218,12 @@ impl Store {
     /// Takes `seats.len()` seats of a published campaign at once, or none,
     /// with the order that pays for them: [`Take::NoRoom`] when they do
     /// not fit (the campaign is full, or not open, or its terms are no
-    /// longer `terms_version`, or someone in its line fits the free seats:
-    /// a seat freed while they wait is theirs). With a `fallback`, a take that does
-    /// not fit writes that place in line in the same commit instead (a
-    /// busy campaign's join needs no second trip through the writer),
-    /// unless the terms changed. A player who already holds a seat there
-    /// is a conflict.
+    /// longer `terms_version`, or someone in its line fits the free
+    /// seats: a seat freed while they wait is theirs). With a `fallback`, a
+    /// take that does not fit writes that place in line in the same commit
+    /// instead (a busy campaign's join needs no second trip through the
+    /// writer), unless the terms changed. A player who already holds a
+    /// seat there is a conflict.
     pub async fn take_seats(
         &self,
         seats: &[SeatRow],
@@ -514,16 +514,7 @@ impl GroupWriter {
                 fits.push(Fit::NoRoom);
                 continue;
             }
-            let taken = take_room(
-                &mut tx,
-                campaign,
-                t.seats.len(),
-                t.now,
-                t.terms_version,
-                Line::WaitBehind,
-            )
-            .await?;
-            let fit = note_take(&mut seen, campaign, t.terms_version, taken);
+            let fit = take_alone(&mut tx, t, Line::WaitBehind, &mut seen).await?;
             if !fit {
                 let least = no_room.entry(campaign).or_insert(t.seats.len());
                 *least = (*least).min(t.seats.len());
@@ -581,10 +572,10 @@ impl GroupWriter {
 
     /// Notes what a group that stood found: campaigns' status from its
     /// seat statements (`seen`), and campaigns its places found open.
-    fn saw(&self, seen: &[(String, i64, String)], opened: &[&str], now: std::time::Instant) {
+    fn saw(&self, seen: &[Seen], opened: &[&str], now: std::time::Instant) {
         let mut full = self.full.lock().unwrap_or_else(|e| e.into_inner());
-        for (campaign, terms, status) in seen {
-            full.saw(campaign, *terms, status, now);
+        for s in seen {
+            full.saw(&s.campaign, s.terms, &s.status, now);
         }
         for campaign in opened {
             full.open(campaign);
@@ -603,21 +594,42 @@ fn found_open<'p>(places: &[&'p WaitRow], placed: &[Placed]) -> Vec<&'p str> {
         .collect()
 }
 
+/// A campaign's status as a statement of the group read it, on its terms
+/// then.
+#[derive(Debug)]
+struct Seen {
+    campaign: String,
+    terms: i64,
+    status: String,
+}
+
 /// Notes the status a seat statement for `campaign` on `terms` read back
 /// (`taken`, `None` when it took nothing); whether it took its seats.
-fn note_take(
-    seen: &mut Vec<(String, i64, String)>,
-    campaign: &str,
-    terms: i64,
-    taken: Option<String>,
-) -> bool {
+fn note_take(seen: &mut Vec<Seen>, campaign: &str, terms: i64, taken: Option<String>) -> bool {
     match taken {
         Some(status) => {
-            seen.push((campaign.to_string(), terms, status));
+            seen.push(Seen {
+                campaign: campaign.to_string(),
+                terms,
+                status,
+            });
             true
         }
         None => false,
     }
+}
+
+/// Takes seat take `t`'s seats on their own (`line` says how it stands to
+/// the waitlist), noting what it read in `seen`; whether they fitted.
+async fn take_alone(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    t: &SeatTake,
+    line: Line,
+    seen: &mut Vec<Seen>,
+) -> Result<bool, StoreError> {
+    let campaign = t.seats[0].campaign_id.as_str();
+    let taken = take_room(tx, campaign, t.seats.len(), t.now, t.terms_version, line).await?;
+    Ok(note_take(seen, campaign, t.terms_version, taken))
 }
 
 /// How a take stands to a campaign's waitlist.
@@ -682,7 +694,7 @@ async fn take_for_place(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     t: &SeatTake,
     place: &str,
-    seen: &mut Vec<(String, i64, String)>,
+    seen: &mut Vec<Seen>,
 ) -> Result<Fit, StoreError> {
     let campaign = t.seats[0].campaign_id.as_str();
     let left = sqlx::query(
@@ -697,16 +709,7 @@ async fn take_for_place(
     if left.rows_affected() != 1 {
         return Ok(Fit::LineMoved);
     }
-    let taken = take_room(
-        tx,
-        campaign,
-        t.seats.len(),
-        t.now,
-        t.terms_version,
-        Line::Heads,
-    )
-    .await?;
-    if note_take(seen, campaign, t.terms_version, taken) {
+    if take_alone(tx, t, Line::Heads, seen).await? {
         return Ok(Fit::Taken);
     }
     back_in_line(tx, place).await?;
@@ -734,7 +737,7 @@ async fn back_in_line(
 async fn take_together<'t>(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     takes: &[&'t SeatTake],
-    seen: &mut Vec<(String, i64, String)>,
+    seen: &mut Vec<Seen>,
 ) -> Result<HashSet<&'t str>, StoreError> {
     /// A campaign's takes in the group, summed.
     struct Sum<'t> {
@@ -798,9 +801,9 @@ async fn refusals(
     takes: &[&SeatTake],
     fits: &[Fit],
     full: &[bool],
-    seen: &mut Vec<(String, i64, String)>,
+    seen: &mut Vec<Seen>,
 ) -> Result<Vec<Refusal>, StoreError> {
-    let mut refused: Vec<&str> = takes
+    let refused: Vec<&str> = takes
         .iter()
         .zip(fits)
         .zip(full)
@@ -808,22 +811,9 @@ async fn refusals(
         .map(|((t, _), _)| t.seats[0].campaign_id.as_str())
         .collect();
     let mut terms: HashMap<String, i64> = HashMap::new();
-    if !refused.is_empty() {
-        refused.sort_unstable();
-        refused.dedup();
-        let sql = format!(
-            "SELECT id, terms_version, status FROM campaigns WHERE id IN ({})",
-            placeholders(1, refused.len())
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in &refused {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut **tx).await? {
-            let (id, version): (String, i64) = (r.try_get("id")?, r.try_get("terms_version")?);
-            seen.push((id.clone(), version, r.try_get("status")?));
-            terms.insert(id, version);
-        }
+    for s in campaign_states(tx, refused).await? {
+        terms.insert(s.campaign.clone(), s.terms);
+        seen.push(s);
     }
     Ok(takes
         .iter()
@@ -843,6 +833,36 @@ async fn refusals(
             }
         })
         .collect())
+}
+
+/// The terms and status of the campaigns `ids` (repeats read once; no
+/// statement for none).
+async fn campaign_states(
+    conn: &mut sqlx::AnyConnection,
+    mut ids: Vec<&str>,
+) -> Result<Vec<Seen>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let sql = format!(
+        "SELECT id, terms_version, status FROM campaigns WHERE id IN ({})",
+        placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for r in q.fetch_all(&mut *conn).await? {
+        out.push(Seen {
+            campaign: r.try_get("id")?,
+            terms: r.try_get("terms_version")?,
+            status: r.try_get("status")?,
+        });
+    }
+    Ok(out)
 }
 
 /// `($1, $2, ...), (...)` for `rows` rows of `cols` bound values each.
@@ -1099,28 +1119,17 @@ async fn insert_places(
         }
     }
     // Why the rest were not made: rare, so read only when it happens.
-    let mut closed: HashMap<String, String> = HashMap::new();
-    let mut unmade: Vec<&str> = places
+    let unmade = places
         .iter()
         .filter(|w| !made.contains(&w.id))
         .map(|w| w.campaign_id.as_str())
         .collect();
-    if !unmade.is_empty() {
-        unmade.sort_unstable();
-        unmade.dedup();
-        let sql = format!(
-            "SELECT id, status FROM campaigns WHERE id IN ({}) \
-             AND status NOT IN ('published', 'full')",
-            placeholders(1, unmade.len())
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in &unmade {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *conn).await? {
-            closed.insert(r.try_get("id")?, r.try_get("status")?);
-        }
-    }
+    let closed: HashMap<String, String> = campaign_states(conn, unmade)
+        .await?
+        .into_iter()
+        .filter(|s| s.status != "published" && s.status != "full")
+        .map(|s| (s.campaign, s.status))
+        .collect();
     Ok(places
         .iter()
         .map(|w| {
