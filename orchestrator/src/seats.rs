@@ -961,7 +961,7 @@ pub async fn cancel_campaign(
 /// Ends every place in `c`'s line (the campaign no longer takes players:
 /// `what` happened), telling each player under `subject`. Returns how many
 /// ended.
-pub async fn end_line(
+async fn end_line(
     store: &Store,
     c: &CampaignRow,
     subject: &str,
@@ -990,9 +990,20 @@ pub async fn end_line(
     Ok(ended)
 }
 
-/// What players still in line are told when `c` starts.
-pub fn started_without_you(c: &CampaignRow) -> String {
-    format!("\"{}\" has started without a seat for you", c.title)
+/// Ends `c`'s line now that it is `status` (started, or closed since a
+/// place went in), telling each player why.
+pub async fn end_closed_line(
+    store: &Store,
+    c: &CampaignRow,
+    status: &str,
+    now: i64,
+) -> Result<usize, AccountError> {
+    let what = match status {
+        "running" | "completed" => format!("\"{}\" has started without a seat for you", c.title),
+        _ => format!("\"{}\" is {status}", c.title),
+    };
+    let subject = format!("Your place in line for {} has ended", c.title);
+    end_line(store, c, &subject, &what, now).await
 }
 
 /// Ends the places left waiting in lines of campaigns that stopped taking
@@ -1001,19 +1012,11 @@ pub fn started_without_you(c: &CampaignRow) -> String {
 /// Returns how many ended.
 pub async fn end_stranded_places(store: &Store, now: i64) -> Result<usize, AccountError> {
     let mut ended = 0;
-    for id in store
+    for c in store
         .closed_campaigns_with_line(now - 3_600_000, 100)
         .await?
     {
-        let Some(c) = store.campaign(&id).await? else {
-            continue;
-        };
-        let what = match c.status.as_str() {
-            "running" | "completed" => started_without_you(&c),
-            _ => format!("\"{}\" is {}", c.title, c.status),
-        };
-        let subject = format!("Your place in line for {} has ended", c.title);
-        ended += end_line(store, &c, &subject, &what, now).await?;
+        ended += end_closed_line(store, &c, &c.status, now).await?;
     }
     Ok(ended)
 }

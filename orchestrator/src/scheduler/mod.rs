@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::accounts::AccountError;
 use crate::billing::PaymentProvider;
 use crate::runtime::{Runtime, ServerSpec};
-use crate::seats::{Cancellation, cancel_campaign, end_line, started_without_you};
+use crate::seats::{Cancellation, cancel_campaign, end_closed_line};
 use crate::store::Store;
 use crate::store::campaigns::CampaignRow;
 use decide::{Desired, Override, Timing, desired, status_at, too_few_players};
@@ -106,8 +106,7 @@ impl Scheduler {
                 tracing::info!(campaign = %c.id, from = %c.status, to, "campaign moved on");
                 changed += 1;
                 // Registration is over: nobody waits in its line any more.
-                let subject = format!("Your place in line for {} has ended", c.title);
-                end_line(&self.store, &c, &subject, &started_without_you(&c), now).await?;
+                end_closed_line(&self.store, &c, to, now).await?;
             }
             let is_running = running.contains(&c.id);
             match desired_for(&c, now, self.timing)? {

@@ -5,6 +5,7 @@
 
 use sqlx::Row;
 
+use super::campaigns::{COLUMNS, CampaignRow, campaign};
 use super::{Store, StoreError};
 
 /// A seat.
@@ -83,14 +84,6 @@ fn seat(r: &sqlx::any::AnyRow) -> Result<SeatRow, sqlx::Error> {
         created_at: r.try_get("created_at")?,
         order_id: r.try_get("order_id")?,
     })
-}
-
-/// The `id` column of `rows`.
-fn ids(rows: &[sqlx::any::AnyRow]) -> Result<Vec<String>, StoreError> {
-    rows.iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()
-        .map_err(StoreError::from)
 }
 
 fn wait(r: &sqlx::any::AnyRow) -> Result<WaitRow, sqlx::Error> {
@@ -326,18 +319,6 @@ impl Store {
         Ok(Some((w, ahead + 1)))
     }
 
-    /// The first waiting place of a campaign's queue.
-    pub async fn waitlist_head(&self, campaign: &str) -> Result<Option<WaitRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, campaign_id, account_id, party_id, size, status, created_at, retry_at FROM waitlist \
-             WHERE campaign_id = $1 AND status = 'waiting' ORDER BY created_at, id LIMIT 1",
-        )
-        .bind(campaign)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.as_ref().map(wait).transpose()?)
-    }
-
     /// The first waiting place of a campaign's queue that wants at most
     /// `seats` seats.
     pub async fn first_waiting_within(
@@ -405,7 +386,10 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        ids(&rows)
+        rows.iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
     }
 
     /// Campaigns that stopped taking players (cancelled, started or
@@ -415,19 +399,21 @@ impl Store {
         &self,
         since: i64,
         limit: i64,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<CampaignRow>, StoreError> {
         // The status condition is campaigns_closed's, word for word.
-        let rows = sqlx::query(
-            "SELECT c.id FROM campaigns c WHERE c.status IN ('cancelled', 'running', 'completed') \
+        let sql = format!(
+            "SELECT {COLUMNS} FROM campaigns c \
+             WHERE c.status IN ('cancelled', 'running', 'completed') \
              AND c.updated_at >= $1 AND EXISTS (SELECT 1 FROM waitlist w \
                WHERE w.campaign_id = c.id AND w.status = 'waiting') \
-             ORDER BY c.id LIMIT $2",
-        )
-        .bind(since)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        ids(&rows)
+             ORDER BY c.id LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(since)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(campaign).collect::<Result<_, _>>()?)
     }
 
     /// Waiting places of a campaign in queue order.

@@ -971,7 +971,7 @@ async fn a_join_on_terms_that_changed_meanwhile_takes_no_seat() {
     assert!(matches!(taken, Take::TermsChanged), "{taken:?}");
     let after = app.store.campaign(&id).await.unwrap().unwrap();
     assert_eq!(after.seats_taken, 0);
-    assert!(app.store.waitlist_head(&id).await.unwrap().is_none());
+    assert!(app.store.waitlist(&id).await.unwrap().is_empty());
 }
 
 /// A seat of `c` held for `account` at `now` on `c`'s terms.
@@ -1041,8 +1041,8 @@ async fn a_seat_take_that_finds_no_room_writes_its_place_in_line_instead() {
     }
     let after = app.store.campaign(&id).await.unwrap().unwrap();
     assert_eq!(after.seats_taken, 2, "no seat was sold twice");
-    let head = app.store.waitlist_head(&id).await.unwrap().unwrap();
-    assert_eq!(head.id, "wait-late");
+    let line = app.store.waitlist(&id).await.unwrap();
+    assert_eq!(line[0].id, "wait-late");
     // A second place for the same player is refused, not made.
     let again = wait_row("wait-late-2", &id, &cyd_id, now);
     let taken = app
