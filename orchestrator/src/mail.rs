@@ -99,20 +99,15 @@ pub async fn tell_once(
     body: impl FnOnce(&Reader<'_>) -> String,
     now_ms: i64,
 ) -> Result<bool, crate::store::StoreError> {
-    let Some(a) = store.account_by_id(account_id).await? else {
+    let Some((email, handle, zone)) = store.mail_recipient(account_id).await? else {
         return Ok(false);
     };
-    let zone = store
-        .profile(account_id)
-        .await?
-        .and_then(|p| crate::schedule::zone(&p.time_zone).ok())
-        .unwrap_or(jiff::tz::TimeZone::UTC);
     let reader = Reader {
-        handle: &a.handle,
-        zone,
+        handle: &handle,
+        zone: crate::schedule::zone(&zone).unwrap_or(jiff::tz::TimeZone::UTC),
     };
     store
-        .queue_mail(key, &a.email, subject, &body(&reader), now_ms)
+        .queue_mail(key, &email, subject, &body(&reader), now_ms)
         .await?;
     Ok(true)
 }

@@ -311,6 +311,24 @@ impl Store {
         Ok(())
     }
 
+    /// Where and how to write to an account: its email, handle and
+    /// profile time zone (`None` when it is gone).
+    pub async fn mail_recipient(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, String, String)>, StoreError> {
+        let row = sqlx::query("SELECT email, handle, time_zone FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some((
+            r.try_get("email")?,
+            r.try_get("handle")?,
+            r.try_get("time_zone")?,
+        )))
+    }
+
     /// Mail not yet sent, oldest first: (id, recipient, subject, body).
     pub async fn unsent_mail(
         &self,
